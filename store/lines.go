@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/causeway-rca/causeway"
+)
+
+var _ causeway.LineSink = (*DB)(nil)
+
+var stageCols = []string{"source_id", "seq", "ts", "ts_inferred", "kind", "text", "template", "tokens", "attrs"}
+
+// WriteLines implements causeway.LineSink: it registers src and stores lines
+// with COPY through a staging table, handing out short ids in (source, seq)
+// order. Lines whose (source, seq) is already stored are skipped, so
+// importing the same bundle twice adds nothing.
+func (db *DB) WriteLines(ctx context.Context, src *causeway.Source, lines []causeway.Line) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := ensureSource(ctx, tx, src); err != nil {
+			return err
+		}
+		if len(lines) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE line_stage (
+			source_id bigint, seq bigint, ts timestamptz, ts_inferred boolean, kind text,
+			text text, template text, tokens integer, attrs jsonb) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("stage: %w", err)
+		}
+		rows := make([][]any, len(lines))
+		for i := range lines {
+			l := &lines[i]
+			attrs, err := json.Marshal(nonNil(l.Attrs))
+			if err != nil {
+				return fmt.Errorf("line %d attrs: %w", l.Seq, err)
+			}
+			rows[i] = []any{src.ID, l.Seq, nullTime(l.Time), l.TimeInferred, string(l.Kind), cleanText(l.Text), l.Template, l.Tokens, attrs}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"line_stage"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+		// The incident row lock serializes writers, so short ids never collide.
+		var base int64
+		if err := tx.QueryRow(ctx, `SELECT next_line FROM incidents WHERE id = $1 FOR UPDATE`, src.IncidentID).Scan(&base); err != nil {
+			return notFound(err, "incident %d", src.IncidentID)
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO lines (incident_id, num, source_id, seq, ts, ts_inferred, kind, text, template, tokens, attrs)
+			SELECT $1, $2 + row_number() OVER (ORDER BY s.seq), s.source_id, s.seq, s.ts, s.ts_inferred, s.kind,
+			       s.text, s.template, s.tokens, s.attrs
+			FROM (SELECT DISTINCT ON (seq) * FROM line_stage ORDER BY seq) s
+			WHERE NOT EXISTS (SELECT 1 FROM lines l WHERE l.incident_id = $1 AND l.source_id = s.source_id AND l.seq = s.seq)`,
+			src.IncidentID, base)
+		if err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		n := tag.RowsAffected()
+		if n == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE incidents SET next_line = next_line + $2 WHERE id = $1`, src.IncidentID, n); err != nil {
+			return fmt.Errorf("advance line ids: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sources SET lines = lines + $2 WHERE id = $1`, src.ID, n); err != nil {
+			return fmt.Errorf("count lines: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %d lines of source %s: %w", len(lines), src.Name, err)
+	}
+	return nil
+}
+
+// cleanText makes text storable: Postgres text holds no NUL byte and only
+// valid UTF-8.
+func cleanText(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+const lineCols = `l.incident_id, l.source_id, s.name, l.num, l.ts, l.ts_inferred, l.seq, l.kind, l.text, l.template, l.tokens, l.attrs`
+
+func scanLine(row pgx.Row) (causeway.Line, error) {
+	var l causeway.Line
+	var ts *time.Time
+	var attrs []byte
+	if err := row.Scan(&l.IncidentID, &l.SourceID, &l.Source, &l.Num, &ts, &l.TimeInferred, &l.Seq, &l.Kind, &l.Text, &l.Template, &l.Tokens, &attrs); err != nil {
+		return l, err
+	}
+	if ts != nil {
+		l.Time = ts.UTC()
+	}
+	if len(attrs) > 2 {
+		if err := json.Unmarshal(attrs, &l.Attrs); err != nil {
+			return l, fmt.Errorf("line %s attrs: %w", l.ID(), err)
+		}
+	}
+	return l, nil
+}
+
+// LineFilter narrows ScanLines. Zero values select everything.
+type LineFilter struct {
+	From, To time.Time // inclusive bounds on time; lines without a time are always included
+}
+
+// ScanLines calls fn for every line of the incident that passes f, in
+// (source name, seq) order, streaming rather than loading them all.
+func (db *DB) ScanLines(ctx context.Context, incidentID int64, f LineFilter, fn func(causeway.Line) error) error {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+lineCols+`
+		FROM lines l JOIN sources s ON s.id = l.source_id
+		WHERE l.incident_id = $1
+		  AND ($2::timestamptz IS NULL OR l.ts IS NULL OR l.ts >= $2)
+		  AND ($3::timestamptz IS NULL OR l.ts IS NULL OR l.ts <= $3)
+		ORDER BY s.name, l.seq`, incidentID, nullTime(f.From), nullTime(f.To))
+	if err != nil {
+		return fmt.Errorf("scan lines of incident %d: %w", incidentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLine(rows)
+		if err != nil {
+			return fmt.Errorf("scan lines of incident %d: %w", incidentID, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan lines of incident %d: %w", incidentID, err)
+	}
+	return nil
+}
+
+// LinesByNum returns the incident's lines with the given short ids; ids that
+// do not exist are absent from the map.
+func (db *DB) LinesByNum(ctx context.Context, incidentID int64, nums []int64) (map[int64]causeway.Line, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+lineCols+`
+		FROM lines l JOIN sources s ON s.id = l.source_id
+		WHERE l.incident_id = $1 AND l.num = ANY($2)`, incidentID, nums)
+	if err != nil {
+		return nil, fmt.Errorf("look up lines of incident %d: %w", incidentID, err)
+	}
+	out := make(map[int64]causeway.Line, len(nums))
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		l, err := scanLine(r)
+		if err == nil {
+			out[l.Num] = l
+		}
+		return struct{}{}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up lines of incident %d: %w", incidentID, err)
+	}
+	return out, nil
+}
+
+// LineContext returns the line with short id num and up to n neighbours on
+// each side from the same source, in source order.
+func (db *DB) LineContext(ctx context.Context, incidentID, num int64, n int) ([]causeway.Line, error) {
+	var sourceID, seq int64
+	err := db.pool.QueryRow(ctx, `SELECT source_id, seq FROM lines WHERE incident_id = $1 AND num = $2`, incidentID, num).Scan(&sourceID, &seq)
+	if err != nil {
+		return nil, notFound(err, "line %s of incident %d", causeway.LineID(num), incidentID)
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+lineCols+`
+		FROM lines l JOIN sources s ON s.id = l.source_id
+		WHERE l.incident_id = $1 AND l.source_id = $2 AND l.seq BETWEEN $3 AND $4
+		ORDER BY l.seq`, incidentID, sourceID, seq-int64(n), seq+int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("context of line %s: %w", causeway.LineID(num), err)
+	}
+	lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (causeway.Line, error) { return scanLine(r) })
+	if err != nil {
+		return nil, fmt.Errorf("context of line %s: %w", causeway.LineID(num), err)
+	}
+	return lines, nil
+}
+
+// LineCount returns how many lines the incident has.
+func (db *DB) LineCount(ctx context.Context, incidentID int64) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM lines WHERE incident_id = $1`, incidentID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count lines of incident %d: %w", incidentID, err)
+	}
+	return n, nil
+}
