@@ -1,0 +1,42 @@
+# Causeway: `make run` serves the product with the example incidents loaded;
+# `make test` runs every test against a real PostgreSQL with pgvector.
+SHELL := /bin/bash
+GO ?= go
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/causeway?sslmode=disable
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+ADDR ?= :8080
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN := bin/causeway
+
+export DATABASE_URL TEST_DATABASE_URL
+
+.PHONY: run test build setup-db lint bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/causeway
+
+setup-db:
+	./scripts/setup-db
+
+run: setup-db build
+	$(BIN) migrate
+	$(BIN) demo
+	$(BIN) serve --addr $(ADDR)
+
+test: setup-db lint
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: setup-db
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseLogLine -fuzztime 30s ./collectors/files
+
+clean:
+	rm -rf bin

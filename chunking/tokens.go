@@ -1,0 +1,83 @@
+// Package chunking turns an incident's evidence lines into what a model can
+// read within its budget: exact token counts, line templates, and the packer
+// that selects the most telling lines.
+package chunking
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/pkoukk/tiktoken-go"
+	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
+)
+
+// Encodings that Causeway counts tokens with.
+const (
+	EncodingO200K  = "o200k_base" // GPT-4o and later; the default
+	EncodingCL100K = "cl100k_base"
+)
+
+// DefaultEncoding is the tokenizer used when none is configured.
+const DefaultEncoding = EncodingO200K
+
+var (
+	loaderOnce sync.Once
+	encMu      sync.Mutex
+	encodings  = map[string]*tiktoken.Tiktoken{}
+)
+
+// Tokenizer counts tokens exactly as an OpenAI-style model would.
+type Tokenizer struct {
+	name string
+	enc  *tiktoken.Tiktoken
+}
+
+// NewTokenizer returns a tokenizer for the named encoding ("" for the
+// default). Encodings come from the offline loader's embedded files: nothing
+// is downloaded, ever.
+func NewTokenizer(encoding string) (*Tokenizer, error) {
+	if encoding == "" {
+		encoding = DefaultEncoding
+	}
+	switch encoding {
+	case EncodingO200K, EncodingCL100K:
+	default:
+		return nil, fmt.Errorf("unknown token encoding %q (want %s or %s)", encoding, EncodingO200K, EncodingCL100K)
+	}
+	loaderOnce.Do(func() { tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader()) })
+	encMu.Lock()
+	defer encMu.Unlock()
+	enc, ok := encodings[encoding]
+	if !ok {
+		var err error
+		enc, err = tiktoken.GetEncoding(encoding)
+		if err != nil {
+			return nil, fmt.Errorf("load token encoding %s: %w", encoding, err)
+		}
+		encodings[encoding] = enc
+	}
+	return &Tokenizer{name: encoding, enc: enc}, nil
+}
+
+// MustTokenizer is NewTokenizer for encodings known to exist; it panics on
+// an unknown name.
+func MustTokenizer(encoding string) *Tokenizer {
+	t, err := NewTokenizer(encoding)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Name is the encoding's name.
+func (t *Tokenizer) Name() string { return t.name }
+
+// Count returns the number of tokens in s. Special-token text such as
+// "<|endoftext|>" in evidence counts as ordinary text, as it must: evidence
+// never speaks for the prompt.
+func (t *Tokenizer) Count(s string) int {
+	if s == "" {
+		return 0
+	}
+	return len(t.enc.EncodeOrdinary(s))
+}

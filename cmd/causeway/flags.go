@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// newFlagSet returns a flag set whose -h prints doc and the flags.
+func newFlagSet(name, doc string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, doc)
+		fmt.Fprintln(os.Stderr, "\nflags:")
+		fs.SetOutput(os.Stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// flagError turns a flag parse error into an exit: -h exits 0 after the
+// usage was printed, anything else exits 2 with the reason.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitError{code: 0}
+	}
+	return exitError{code: 2, msg: err.Error()}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,194 @@
+// Command causeway finds the root cause of production incidents: it imports
+// an incident's evidence, packs it into a model's budget, asks the model and
+// verifies every line the answer cites.
+//
+//	causeway serve        serve the HTTP API
+//	causeway migrate      apply database migrations
+//	causeway demo         load the example incidents
+//	causeway investigate  investigate a bundle and print the verified answer
+//	causeway pack         show what a budget keeps of a bundle
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/causeway-rca/causeway/chunking"
+	"github.com/causeway-rca/causeway/investigate"
+	"github.com/causeway-rca/causeway/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	m.Close()
+	if err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) || ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "causeway:", err)
+		}
+		code := 1
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
+	}
+}
+
+// exitError ends the program with a code; an empty msg prints nothing more.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+const usage = `usage: causeway <command> [flags]
+
+commands:
+  serve        serve the HTTP API (migrates first)
+  migrate      apply database migrations
+  demo         load the example incidents into the database
+  investigate  investigate an incident bundle and print the verified answer
+  pack         show what a token budget keeps of a bundle
+
+Run 'causeway <command> -h' for a command's flags.
+Environment: DATABASE_URL, CAUSEWAY_MODEL_BASE_URL, CAUSEWAY_MODEL_API_KEY,
+CAUSEWAY_MODEL, CAUSEWAY_MODEL_CONTEXT, CAUSEWAY_ENCODING.
+`
+
+// Main is the program: its configuration, its output and the parts it opens.
+// Tests run it end to end with their own environment and writers.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Now            func() time.Time
+	// Terminal says whether Stderr is a terminal that progress may redraw.
+	Terminal bool
+
+	db *store.DB
+}
+
+// NewMain returns a Main wired to the process's environment.
+func NewMain() *Main {
+	fi, err := os.Stderr.Stat()
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
+		Terminal: err == nil && fi.Mode()&os.ModeCharDevice != 0}
+}
+
+// Close releases what Run opened.
+func (m *Main) Close() {
+	if m.db != nil {
+		m.db.Close()
+		m.db = nil
+	}
+}
+
+// Run runs one command.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return exitError{code: 2}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return m.serve(ctx, rest)
+	case "migrate":
+		return m.migrate(ctx, rest)
+	case "demo":
+		return m.demo(ctx, rest)
+	case "investigate":
+		return m.investigate(ctx, rest)
+	case "pack":
+		return m.pack(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(m.Stderr, "causeway: unknown command %q\n\n%s", cmd, usage)
+	return exitError{code: 2}
+}
+
+func (m *Main) env(name, def string) string {
+	if v := m.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (m *Main) logger() *slog.Logger {
+	level := slog.LevelInfo
+	if m.Getenv("CAUSEWAY_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openDB opens and migrates the database named by DATABASE_URL.
+func (m *Main) openDB(ctx context.Context) (*store.DB, error) {
+	if m.db != nil {
+		return m.db, nil
+	}
+	db, err := store.Open(ctx, m.env("DATABASE_URL", store.DefaultURL))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	m.db = db
+	return db, nil
+}
+
+// service opens what an investigation needs.
+func (m *Main) service(ctx context.Context) (*investigate.Service, error) {
+	db, err := m.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := chunking.NewTokenizer(m.Getenv("CAUSEWAY_ENCODING"))
+	if err != nil {
+		return nil, err
+	}
+	models, err := m.models()
+	if err != nil {
+		return nil, err
+	}
+	svc := investigate.New(db, tok, models.Get)
+	svc.Now = m.Now
+	return svc, nil
+}
+
+func (m *Main) migrate(ctx context.Context, args []string) error {
+	fs := newFlagSet("migrate", "causeway migrate\n\nApplies pending migrations to DATABASE_URL.")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	db, err := store.Open(ctx, m.env("DATABASE_URL", store.DefaultURL))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	versions, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(versions) == 0 {
+		fmt.Fprintln(m.Stdout, "migrate: schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "migrate: applied %d migration(s), now at version %d\n", len(versions), versions[len(versions)-1])
+	return nil
+}
+

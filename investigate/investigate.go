@@ -1,0 +1,233 @@
+// Package investigate runs Causeway's pipeline for one incident: import a
+// bundle into the store, pack its evidence into a budget, ask a model,
+// verify the answer's citations and store the investigation. The CLI, the
+// server's jobs and the eval harness all run investigations through it.
+package investigate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/causeway-rca/causeway"
+	"github.com/causeway-rca/causeway/chunking"
+	"github.com/causeway-rca/causeway/collectors/files"
+	"github.com/causeway-rca/causeway/prompt"
+	"github.com/causeway-rca/causeway/store"
+)
+
+// DefaultQuestion is asked when neither the caller nor the incident has one.
+const DefaultQuestion = "What is the root cause of this incident?"
+
+// Service runs investigations against one database.
+type Service struct {
+	DB        *store.DB
+	Tokenizer *chunking.Tokenizer
+	// Model returns the model of the given name ("" for the default).
+	Model  func(name string) (causeway.Model, error)
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// New returns a service over db that counts tokens with tok and finds models
+// with model.
+func New(db *store.DB, tok *chunking.Tokenizer, model func(string) (causeway.Model, error)) *Service {
+	return &Service{DB: db, Tokenizer: tok, Model: model, Logger: slog.New(slog.DiscardHandler), Now: time.Now}
+}
+
+// ImportOptions tune ImportBundle.
+type ImportOptions struct {
+	// Key names the incident; when an incident has it already, the bundle
+	// is imported into that one again (adding nothing that is there). An
+	// empty Key always makes a fresh incident.
+	Key      string
+	Progress func(files.ImportProgress)
+}
+
+// ImportBundle creates an incident from the bundle in dir (title, window
+// and question from its incident.yaml) and imports its evidence. It fails
+// only when nothing could be imported; the report names every bad file.
+func (s *Service) ImportBundle(ctx context.Context, dir string, opts ImportOptions) (*causeway.Incident, *files.Report, error) {
+	spec, err := files.ReadSpec(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read bundle %s: %w", dir, err)
+	}
+	inc := &causeway.Incident{Key: opts.Key, Title: spec.Title, WindowStart: spec.Window.Start, WindowEnd: spec.Window.End, Question: spec.Question}
+	if inc.Title == "" {
+		inc.Title = spec.ID
+	}
+	if opts.Key != "" {
+		existing, err := s.DB.IncidentByKey(ctx, opts.Key)
+		switch {
+		case err == nil:
+			inc = existing
+		case causeway.ErrorCode(err) != causeway.ENOTFOUND:
+			return nil, nil, err
+		}
+	}
+	if inc.ID == 0 {
+		if err := s.DB.CreateIncident(ctx, inc); err != nil {
+			return nil, nil, err
+		}
+	}
+	sink := &incidentSink{id: inc.ID, next: chunking.Annotate(s.DB, s.Tokenizer)}
+	rep, err := files.Import(ctx, dir, sink, files.Options{Logger: s.Logger, Progress: opts.Progress})
+	if err != nil {
+		return inc, rep, fmt.Errorf("import bundle %s: %w", dir, err)
+	}
+	return inc, rep, nil
+}
+
+// incidentSink files every source under one incident.
+type incidentSink struct {
+	id   int64
+	next causeway.LineSink
+}
+
+func (s *incidentSink) WriteLines(ctx context.Context, src *causeway.Source, lines []causeway.Line) error {
+	src.IncidentID = s.id
+	for i := range lines {
+		lines[i].IncidentID = s.id
+	}
+	return s.next.WriteLines(ctx, src, lines)
+}
+
+// Request is one question to investigate.
+type Request struct {
+	Question string
+	Budget   int    // tokens; chunking.DefaultBudget when zero
+	Model    string // "" for the default model
+	// Stream, when set, receives the reply text as it is generated.
+	Stream func(delta string)
+	// Status, when set, is told each stage as it starts.
+	Status func(status string)
+	// Created, when set, is told the investigation's id once it is stored.
+	Created func(id int64)
+}
+
+// Outcome is a finished investigation with what it was built from.
+type Outcome struct {
+	Investigation *causeway.Investigation
+	Pack          *causeway.Pack
+	Result        *prompt.Result
+	Sources       []*causeway.Source // with their errors, to report with the answer
+}
+
+// Run packs the incident, asks the model, verifies the answer and stores the
+// investigation, which is stored as failed, with the error, when a stage
+// fails. The Outcome is returned with the error when the investigation got
+// that far.
+func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) (*Outcome, error) {
+	start := s.Now()
+	if req.Question == "" {
+		req.Question = inc.Question
+	}
+	if req.Question == "" {
+		req.Question = DefaultQuestion
+	}
+	if req.Budget <= 0 {
+		req.Budget = chunking.DefaultBudget
+	}
+	model, err := s.Model(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	var invID int64
+	status := func(st string) {
+		if invID != 0 {
+			if err := s.DB.SetInvestigationStatus(ctx, invID, st); err != nil {
+				s.Logger.Warn("record investigation status", "investigation", invID, "status", st, "error", err)
+			}
+		}
+		if req.Status != nil {
+			req.Status(st)
+		}
+	}
+	inv := &causeway.Investigation{IncidentID: inc.ID, Question: req.Question, Budget: req.Budget, Model: model.Name(), Status: causeway.StatusPacking}
+	if err := s.DB.CreateInvestigation(ctx, inv); err != nil {
+		return nil, err
+	}
+	invID = inv.ID
+	if req.Created != nil {
+		req.Created(inv.ID)
+	}
+	out := &Outcome{Investigation: inv}
+	fail := func(err error) (*Outcome, error) {
+		inv.Status = causeway.StatusFailed
+		if errors.Is(err, context.Canceled) {
+			inv.Status = causeway.StatusCanceled
+		}
+		inv.Error = err.Error()
+		inv.Timings.TotalMS = s.Now().Sub(start).Milliseconds()
+		// The caller's context may be what failed; the record must still land.
+		if serr := s.DB.FinishInvestigation(context.WithoutCancel(ctx), inv, contextNums(out.Pack)); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return out, err
+	}
+
+	status(causeway.StatusPacking)
+	if out.Sources, err = s.DB.Sources(ctx, inc.ID); err != nil {
+		return fail(err)
+	}
+	packStart := s.Now()
+	packer := chunking.NewPacker(s.Tokenizer)
+	packer.Logger = s.Logger
+	pack, err := packer.Pack(ctx, inc, s.DB, req.Budget)
+	if err != nil {
+		return fail(err)
+	}
+	out.Pack = pack
+	inv.Timings.PackMS = s.Now().Sub(packStart).Milliseconds()
+	if len(pack.Lines) == 0 {
+		return fail(causeway.Errorf(causeway.EINVALID, "incident %d has no evidence lines in its window to investigate", inc.ID))
+	}
+
+	status(causeway.StatusAsking)
+	res, err := prompt.Ask(ctx, model, pack, req.Question, s.DB, prompt.AskOptions{Stream: req.Stream, Now: s.Now})
+	out.Result = res
+	if res != nil {
+		inv.Answer, inv.Verdict, inv.Usage = res.Answer, res.Verdict, res.Usage
+		inv.RawReply, inv.PromptVersion, inv.ContextHash = res.RawReply, res.PromptVersion, res.ContextHash
+		inv.Timings.AskMS, inv.Timings.VerifyMS = res.Timings.AskMS, res.Timings.VerifyMS
+		if res.Answer != nil {
+			inv.RawReply = "" // kept only when it did not parse
+		}
+	}
+	inv.Usage.ContextTokens = pack.Tokens
+	if err != nil {
+		return fail(err)
+	}
+	inv.Status = causeway.StatusDone
+	inv.Timings.TotalMS = s.Now().Sub(start).Milliseconds()
+	if err := s.DB.FinishInvestigation(ctx, inv, contextNums(pack)); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func contextNums(pack *causeway.Pack) []int64 {
+	if pack == nil {
+		return nil
+	}
+	nums := make([]int64, len(pack.Lines))
+	for i := range pack.Lines {
+		nums[i] = pack.Lines[i].Num
+	}
+	return nums
+}
+
+// SourceErrors lists the sources that could not be fully read, as
+// "name: reason".
+func SourceErrors(srcs []*causeway.Source) []string {
+	var errs []string
+	for _, s := range srcs {
+		if s.Error != "" {
+			errs = append(errs, s.Name+": "+strings.TrimSpace(s.Error))
+		}
+	}
+	return errs
+}
