@@ -298,6 +298,36 @@ type PackSource struct {
 	Total  int64      `json:"total_lines"`
 }
 
+// Evidence renders the pack's lines under per-source headers, exactly as
+// they are sent to the model and counted by the packer.
+func (p *Pack) Evidence() string {
+	var b strings.Builder
+	si := -1
+	for i := range p.Lines {
+		l := &p.Lines[i]
+		if si < 0 || p.Sources[si].Name != l.Source {
+			si++
+			b.WriteString(SourceHeader(p.Sources[si]))
+		}
+		b.WriteString(l.Format())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// SourceHeader is the line that introduces a source's lines in a pack:
+// "## source logs/envoy.log (log, 120 of 4000 lines)".
+func SourceHeader(s PackSource) string {
+	kind := string(s.Kind)
+	if kind == "" {
+		kind = "unknown"
+	}
+	if s.Total > int64(s.Lines) {
+		return fmt.Sprintf("## source %s (%s, %d of %d lines)\n", s.Name, kind, s.Lines, s.Total)
+	}
+	return fmt.Sprintf("## source %s (%s, %d lines)\n", s.Name, kind, s.Lines)
+}
+
 // ModelRequest is what a model is asked: the rendered conversation and the
 // pack it was rendered from, so that a model that reads structure (builtin)
 // need not parse text.

@@ -134,7 +134,7 @@ func (db *DB) Sources(ctx context.Context, incidentID int64) ([]*causeway.Source
 }
 
 // EnsureSource registers src under its incident by Name (creating it or
-// updating its kind, labels and query) and sets src.ID.
+// updating its kind, labels, query and error) and sets src.ID.
 func (db *DB) EnsureSource(ctx context.Context, src *causeway.Source) error {
 	return ensureSource(ctx, db.pool, src)
 }
@@ -155,9 +155,10 @@ func ensureSource(ctx context.Context, q querier, src *causeway.Source) error {
 		return fmt.Errorf("source %s labels: %w", src.Name, err)
 	}
 	err = q.QueryRow(ctx, `
-		INSERT INTO sources (incident_id, name, kind, labels, query) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (incident_id, name) DO UPDATE SET kind = excluded.kind, labels = excluded.labels, query = excluded.query
-		RETURNING id`, src.IncidentID, src.Name, string(src.Kind), labels, src.Query).Scan(&src.ID)
+		INSERT INTO sources (incident_id, name, kind, labels, query, error) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (incident_id, name) DO UPDATE
+		SET kind = excluded.kind, labels = excluded.labels, query = excluded.query, error = excluded.error
+		RETURNING id`, src.IncidentID, src.Name, string(src.Kind), labels, src.Query, cleanText(src.Error)).Scan(&src.ID)
 	if err != nil {
 		return fmt.Errorf("register source %s: %w", src.Name, err)
 	}

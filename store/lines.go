@@ -196,3 +196,10 @@ func (db *DB) LineCount(ctx context.Context, incidentID int64) (int64, error) {
 	}
 	return n, nil
 }
+
+// ScanWindow streams the incident's lines inside its window (all of them
+// when it has none), in (source name, seq) order. Lines without a time are
+// kept: their place in the source is their time.
+func (db *DB) ScanWindow(ctx context.Context, inc *causeway.Incident, fn func(causeway.Line) error) error {
+	return db.ScanLines(ctx, inc.ID, LineFilter{From: inc.WindowStart, To: inc.WindowEnd}, fn)
+}

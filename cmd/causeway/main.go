@@ -191,4 +191,3 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "migrate: applied %d migration(s), now at version %d\n", len(versions), versions[len(versions)-1])
 	return nil
 }
-

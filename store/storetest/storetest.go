@@ -80,4 +80,3 @@ func NewDatabase(tb testing.TB) string {
 	pu.Path = "/" + name
 	return pu.String()
 }
-
