@@ -7,8 +7,8 @@ import (
 )
 
 // Annotator is a causeway.LineSink that fills in each line's template and
-// token count before passing the lines on, so that the packer reads them
-// from the store instead of recounting.
+// token count (Tokenizer.LineTokens) before passing the lines on, so that
+// the packer reads them from the store instead of recounting.
 type Annotator struct {
 	Next      causeway.LineSink
 	Tokenizer *Tokenizer
@@ -29,7 +29,7 @@ func (a *Annotator) WriteLines(ctx context.Context, src *causeway.Source, lines 
 			l.Template = Template(l.Text)
 		}
 		if l.Tokens == 0 {
-			l.Tokens = a.Tokenizer.Count(l.Text)
+			l.Tokens = a.Tokenizer.LineTokens(l.Text)
 		}
 	}
 	return a.Next.WriteLines(ctx, src, lines)

@@ -144,3 +144,38 @@ func TestPackUnderBudgetKeepsTheDecisiveLine(t *testing.T) {
 		})
 	}
 }
+
+func TestCountIsExactForLongTextAndFastForHugeWords(t *testing.T) {
+	tok := MustTokenizer("")
+	var b strings.Builder
+	for i := 0; b.Len() < 200_000; i++ {
+		fmt.Fprintf(&b, "2025-08-21T03:%02d:%02dZ ERROR  pod web-%d: connection reset by peer (attempt %d) ünïcode 日本語\n", i%60, i%60, i, i)
+	}
+	s := b.String()
+	if got, want := tok.Count(s), len(tok.enc.EncodeOrdinary(s)); got != want {
+		t.Errorf("segmented count %d, whole-text count %d", got, want)
+	}
+	huge := strings.Repeat("x", 64<<10)
+	if n := tok.Count(huge); n < 64<<10/16 || n > 64<<10 {
+		t.Errorf("a 64 KiB word counts %d tokens", n)
+	}
+}
+
+func TestPackTokensAreExactForAwkwardLines(t *testing.T) {
+	m := noisyIncident(10)
+	for i, text := range []string{"", "  leading and trailing  ", "tab\tseparated\t", "日本語のログ", `{"json":true}`, "ends with newline-ish \r", "200 OK"} {
+		l := causeway.Line{Num: int64(100 + i), Source: "logs/controller.log", Seq: int64(10 + i), Kind: causeway.LineLog, Text: text}
+		if i%2 == 0 {
+			l.Time = time.Date(2025, 8, 21, 3, 0, i, 0, time.UTC)
+		}
+		m.lines = append(m.lines, l)
+	}
+	p := NewPacker(MustTokenizer(""))
+	pack, err := p.Pack(context.Background(), &causeway.Incident{ID: 1}, m, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Tokenizer.Count(pack.Evidence()); got != pack.Tokens {
+		t.Errorf("pack says %d tokens, its render counts %d", pack.Tokens, got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/causeway-rca/causeway"
 )
@@ -88,7 +89,7 @@ func (p *Packer) Pack(ctx context.Context, inc *causeway.Incident, src LineSourc
 	err = src.ScanWindow(ctx, inc, func(l causeway.Line) error {
 		totals[l.Source]++
 		if l.Tokens == 0 {
-			l.Tokens = p.Tokenizer.Count(l.Text)
+			l.Tokens = p.Tokenizer.LineTokens(l.Text)
 		}
 		if l.Template == "" {
 			l.Template = Template(l.Text)
@@ -117,21 +118,12 @@ func (p *Packer) Pack(ctx context.Context, inc *causeway.Incident, src LineSourc
 		}
 		chosen = p.choose(cands, limit, p.headerCost(cands, kinds))
 	}
-	// Exact count of what will be rendered; trim the least telling lines
-	// in the rare case the per-line estimate fell short.
-	for {
-		slices.SortFunc(chosen, func(a, b candidate) int { return cmp.Compare(a.order, b.order) })
-		fill(pack, chosen, kinds, totals)
-		pack.Tokens = p.Tokenizer.Count(pack.Evidence())
-		if pack.Tokens <= limit || len(chosen) == 0 {
-			break
-		}
-		over := pack.Tokens - limit
-		slices.SortStableFunc(chosen, func(a, b candidate) int { return cmp.Compare(b.score, a.score) })
-		for over > 0 && len(chosen) > 0 {
-			over -= chosen[len(chosen)-1].cost
-			chosen = chosen[:len(chosen)-1]
-		}
+	slices.SortFunc(chosen, func(a, b candidate) int { return cmp.Compare(a.order, b.order) })
+	fill(pack, chosen, kinds, totals)
+	// Prefixes, lines and headers add up to the exact count of the render.
+	pack.Tokens = 0
+	for i := range pack.Sources {
+		pack.Tokens += pack.Sources[i].Tokens + p.Tokenizer.Count(causeway.SourceHeader(pack.Sources[i]))
 	}
 	pack.Dropped = pack.Total - int64(len(pack.Lines))
 	p.Logger.Info("packed", "incident", inc.ID, "lines", len(pack.Lines), "of", pack.Total, "tokens", pack.Tokens, "budget", budget)
@@ -155,9 +147,10 @@ func (p *Packer) choose(cands []candidate, limit, headers int) []candidate {
 	return chosen
 }
 
-// prefixCost estimates the tokens of a rendered line's "L<id> <time> <source> "
-// prefix. Digits tokenize in fixed groups, so a time or id of a given length
-// costs the same whatever its value; the exact total is counted afterwards.
+// prefixCost counts the tokens of a rendered line's "L<id> <time> <source>"
+// prefix. Digits tokenize in fixed groups and never merge with their
+// neighbours, so every id of one length and every time cost the same: the
+// count is memoized by id length, presence of a time, and source.
 func (p *Packer) prefixCost(memo map[string]int, l *causeway.Line) int {
 	key := fmt.Sprintf("%d|%t|%s", len(causeway.LineID(l.Num)), l.Time.IsZero(), l.Source)
 	if n, ok := memo[key]; ok {
@@ -165,7 +158,7 @@ func (p *Packer) prefixCost(memo map[string]int, l *causeway.Line) int {
 	}
 	probe := *l
 	probe.Text = ""
-	n := p.Tokenizer.Count(probe.Format()) + 1 // the newline
+	n := p.Tokenizer.Count(strings.TrimSuffix(probe.Format(), " "))
 	memo[key] = n
 	return n
 }

@@ -6,6 +6,7 @@ package chunking
 import (
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
@@ -72,12 +73,50 @@ func MustTokenizer(encoding string) *Tokenizer {
 // Name is the encoding's name.
 func (t *Tokenizer) Name() string { return t.name }
 
+// segmentBytes bounds the text given to the encoder at once. Byte-pair
+// merging is quadratic in the length of a piece, so a 64 KiB line without a
+// space would take seconds; cutting the text where a word starts keeps the
+// count exact for text with spaces and the cost linear for any text.
+const segmentBytes = 2048
+
 // Count returns the number of tokens in s. Special-token text such as
 // "<|endoftext|>" in evidence counts as ordinary text, as it must: evidence
 // never speaks for the prompt.
 func (t *Tokenizer) Count(s string) int {
-	if s == "" {
-		return 0
+	n := 0
+	for len(s) > 0 {
+		cut := cutPoint(s)
+		n += len(t.enc.EncodeOrdinary(s[:cut]))
+		s = s[cut:]
 	}
-	return len(t.enc.EncodeOrdinary(s))
+	return n
+}
+
+// cutPoint returns where the first segment of s ends: all of s when it is
+// short; else before the last space or newline (that follows a non-space)
+// within segmentBytes, where the encoder's pre-tokenizer splits anyway; else,
+// for a run with no such place, at a rune boundary.
+func cutPoint(s string) int {
+	if len(s) <= segmentBytes {
+		return len(s)
+	}
+	for i := segmentBytes; i > 0; i-- {
+		if (s[i] == ' ' || s[i] == '\n') && !isSpace(s[i-1]) {
+			return i
+		}
+	}
+	i := segmentBytes
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// LineTokens counts a line's text as a pack renders it: after its
+// "L<id> <time> <source>" prefix, with the space before and the newline
+// after. Lines and prefixes then add up to exactly the tokens of the render.
+func (t *Tokenizer) LineTokens(text string) int {
+	return t.Count(" " + text + "\n")
 }

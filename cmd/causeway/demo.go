@@ -11,7 +11,7 @@ import (
 // demo loads every bundle under the examples directory as an incident keyed
 // by the bundle's directory name; loading again adds nothing.
 func (m *Main) demo(ctx context.Context, args []string) error {
-	fs := newFlagSet("demo", `causeway demo [--dir DIR]
+	fs := m.newFlagSet("demo", `causeway demo [--dir DIR]
 
 Loads the example incident bundles into the database (idempotent).`)
 	dir := fs.String("dir", "eval/incidents", "directory of incident bundles")

@@ -5,18 +5,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
-// newFlagSet returns a flag set whose -h prints doc and the flags.
-func newFlagSet(name, doc string) *flag.FlagSet {
+// newFlagSet returns a flag set whose -h prints doc and the flags to the
+// program's stderr.
+func (m *Main) newFlagSet(name, doc string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, doc)
-		fmt.Fprintln(os.Stderr, "\nflags:")
-		fs.SetOutput(os.Stderr)
+		fmt.Fprintln(m.Stderr, doc)
+		fmt.Fprintln(m.Stderr, "\nflags:")
+		fs.SetOutput(m.Stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}

@@ -42,7 +42,7 @@ type investigateOutput struct {
 }
 
 func (m *Main) investigate(ctx context.Context, args []string) error {
-	fs := newFlagSet("investigate", `causeway investigate --bundle DIR [--question Q] [--budget N] [--model builtin|NAME] [--json]
+	fs := m.newFlagSet("investigate", `causeway investigate --bundle DIR [--question Q] [--budget N] [--model builtin|NAME] [--json]
 
 Imports the bundle into a fresh incident, packs its evidence into the budget,
 asks the model, verifies every citation and prints the answer with each

@@ -171,7 +171,7 @@ func (m *Main) service(ctx context.Context) (*investigate.Service, error) {
 }
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
-	fs := newFlagSet("migrate", "causeway migrate\n\nApplies pending migrations to DATABASE_URL.")
+	fs := m.newFlagSet("migrate", "causeway migrate\n\nApplies pending migrations to DATABASE_URL.")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}

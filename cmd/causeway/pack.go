@@ -9,7 +9,7 @@ import (
 )
 
 func (m *Main) pack(ctx context.Context, args []string) error {
-	fs := newFlagSet("pack", `causeway pack --bundle DIR [--budget N] [--stats]
+	fs := m.newFlagSet("pack", `causeway pack --bundle DIR [--budget N] [--stats]
 
 Imports the bundle into a scratch incident, packs it into the budget and
 prints the evidence exactly as a model would see it, or with --stats the

@@ -12,7 +12,7 @@ import (
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
-	fs := newFlagSet("serve", `causeway serve [--addr :8080]
+	fs := m.newFlagSet("serve", `causeway serve [--addr :8080]
 
 Migrates the database and serves the HTTP API until interrupted.`)
 	addr := fs.String("addr", m.env("CAUSEWAY_ADDR", ":8080"), "address to listen on")
