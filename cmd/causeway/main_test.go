@@ -142,7 +142,9 @@ func TestInvestigateWithOpenAICompatibleEndpoint(t *testing.T) {
 
 func TestInvestigateReportsGarbageFromTheModel(t *testing.T) {
 	srv := modeltest.New(t)
-	srv.Handle(func(modeltest.Request) modeltest.Reply { return modeltest.Reply{Content: "I think it is DNS, probably."} })
+	srv.Handle(func(modeltest.Request) modeltest.Reply {
+		return modeltest.Reply{Content: "I think it is DNS, probably."}
+	})
 	env := map[string]string{"CAUSEWAY_MODEL_BASE_URL": srv.BaseURL(), "CAUSEWAY_MODEL": "m"}
 	stdout, _, err := run(t, env, "investigate", "--bundle", exampleBundle, "--budget", "50000", "--json")
 	if causeway.ErrorCode(err) != causeway.EMODEL {
