@@ -155,6 +155,9 @@ func TestCountIsExactForLongTextAndFastForHugeWords(t *testing.T) {
 	if got, want := tok.Count(s), len(tok.enc.EncodeOrdinary(s)); got != want {
 		t.Errorf("segmented count %d, whole-text count %d", got, want)
 	}
+	if n := tok.Count(strings.Repeat("\x80", 5000)); n == 0 {
+		t.Error("invalid UTF-8 counts no tokens")
+	}
 	huge := strings.Repeat("x", 64<<10)
 	if n := tok.Count(huge); n < 64<<10/16 || n > 64<<10 {
 		t.Errorf("a 64 KiB word counts %d tokens", n)

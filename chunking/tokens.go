@@ -73,11 +73,17 @@ func MustTokenizer(encoding string) *Tokenizer {
 // Name is the encoding's name.
 func (t *Tokenizer) Name() string { return t.name }
 
-// segmentBytes bounds the text given to the encoder at once. Byte-pair
-// merging is quadratic in the length of a piece, so a 64 KiB line without a
-// space would take seconds; cutting the text where a word starts keeps the
-// count exact for text with spaces and the cost linear for any text.
-const segmentBytes = 2048
+// Byte-pair merging is quadratic in the length of a piece, so a 64 KiB line
+// without a space would take seconds to count, while each call to the
+// encoder has a fixed cost. Count therefore hands the encoder segments of
+// up to segmentBytes, cut where a word starts (where the encoder's
+// pre-tokenizer splits anyway, so the count stays exact), and cuts a run of
+// more than maxRunBytes without such a place (then the count is close, not
+// exact, and the cost stays linear).
+const (
+	segmentBytes = 64 << 10
+	maxRunBytes  = 1 << 10
+)
 
 // Count returns the number of tokens in s. Special-token text such as
 // "<|endoftext|>" in evidence counts as ordinary text, as it must: evidence
@@ -92,24 +98,33 @@ func (t *Tokenizer) Count(s string) int {
 	return n
 }
 
-// cutPoint returns where the first segment of s ends: all of s when it is
-// short; else before the last space or newline (that follows a non-space)
-// within segmentBytes, where the encoder's pre-tokenizer splits anyway; else,
-// for a run with no such place, at a rune boundary.
+// cutPoint returns where the first segment of s ends.
 func cutPoint(s string) int {
-	if len(s) <= segmentBytes {
-		return len(s)
-	}
-	for i := segmentBytes; i > 0; i-- {
+	lastWord := 0 // the last place a word starts: a space or newline after a non-space
+	run := 0      // bytes since the last such place
+	for i := 1; i < len(s); i++ {
 		if (s[i] == ' ' || s[i] == '\n') && !isSpace(s[i-1]) {
+			if i > segmentBytes {
+				return lastWord
+			}
+			lastWord, run = i, 0
+			continue
+		}
+		run++
+		if run > maxRunBytes {
+			if lastWord > 0 {
+				return lastWord
+			}
+			for i > 1 && !utf8.RuneStart(s[i]) {
+				i--
+			}
 			return i
 		}
 	}
-	i := segmentBytes
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
+	if len(s) > segmentBytes && lastWord > 0 {
+		return lastWord
 	}
-	return i
+	return len(s)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

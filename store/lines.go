@@ -17,8 +17,10 @@ var _ causeway.LineSink = (*DB)(nil)
 var stageCols = []string{"source_id", "seq", "ts", "ts_inferred", "kind", "text", "template", "tokens", "attrs"}
 
 // WriteLines implements causeway.LineSink: it registers src and stores lines
-// with COPY through a staging table, handing out short ids in (source, seq)
-// order. Lines whose (source, seq) is already stored are skipped, so
+// with COPY, handing out short ids in (source, seq) order. A batch that
+// continues its source (every seq above the source's last, in order) is
+// copied straight into the lines table; any other goes through a staging
+// table that skips lines whose (source, seq) is already stored, so
 // importing the same bundle twice adds nothing.
 func (db *DB) WriteLines(ctx context.Context, src *causeway.Source, lines []causeway.Line) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -28,41 +30,22 @@ func (db *DB) WriteLines(ctx context.Context, src *causeway.Source, lines []caus
 		if len(lines) == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE line_stage (
-			source_id bigint, seq bigint, ts timestamptz, ts_inferred boolean, kind text,
-			text text, template text, tokens integer, attrs jsonb) ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("stage: %w", err)
-		}
-		rows := make([][]any, len(lines))
-		for i := range lines {
-			l := &lines[i]
-			attrs, err := json.Marshal(nonNil(l.Attrs))
-			if err != nil {
-				return fmt.Errorf("line %d attrs: %w", l.Seq, err)
-			}
-			rows[i] = []any{src.ID, l.Seq, nullTime(l.Time), l.TimeInferred, string(l.Kind), cleanText(l.Text), l.Template, l.Tokens, attrs}
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"line_stage"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy: %w", err)
-		}
 		// The incident row lock serializes writers, so short ids never collide.
-		var base int64
-		if err := tx.QueryRow(ctx, `SELECT next_line FROM incidents WHERE id = $1 FOR UPDATE`, src.IncidentID).Scan(&base); err != nil {
+		var base, lastSeq int64
+		err := tx.QueryRow(ctx, `
+			SELECT i.next_line, coalesce((SELECT max(seq) FROM lines WHERE incident_id = i.id AND source_id = $2), -1)
+			FROM incidents i WHERE i.id = $1 FOR UPDATE`, src.IncidentID, src.ID).Scan(&base, &lastSeq)
+		if err != nil {
 			return notFound(err, "incident %d", src.IncidentID)
 		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO lines (incident_id, num, source_id, seq, ts, ts_inferred, kind, text, template, tokens, attrs)
-			SELECT $1, $2 + row_number() OVER (ORDER BY s.seq), s.source_id, s.seq, s.ts, s.ts_inferred, s.kind,
-			       s.text, s.template, s.tokens, s.attrs
-			FROM (SELECT DISTINCT ON (seq) * FROM line_stage ORDER BY seq) s
-			WHERE NOT EXISTS (SELECT 1 FROM lines l WHERE l.incident_id = $1 AND l.source_id = s.source_id AND l.seq = s.seq)`,
-			src.IncidentID, base)
-		if err != nil {
-			return fmt.Errorf("insert: %w", err)
+		var n int64
+		if appends(lines, lastSeq) {
+			n, err = copyLines(ctx, tx, src, lines, base)
+		} else {
+			n, err = mergeLines(ctx, tx, src, lines, base)
 		}
-		n := tag.RowsAffected()
-		if n == 0 {
-			return nil
+		if err != nil || n == 0 {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE incidents SET next_line = next_line + $2 WHERE id = $1`, src.IncidentID, n); err != nil {
 			return fmt.Errorf("advance line ids: %w", err)
@@ -76,6 +59,80 @@ func (db *DB) WriteLines(ctx context.Context, src *causeway.Source, lines []caus
 		return fmt.Errorf("write %d lines of source %s: %w", len(lines), src.Name, err)
 	}
 	return nil
+}
+
+// appends reports whether lines continue a source whose last stored seq is
+// lastSeq: strictly increasing seqs, all above it.
+func appends(lines []causeway.Line, lastSeq int64) bool {
+	prev := lastSeq
+	for i := range lines {
+		if lines[i].Seq <= prev {
+			return false
+		}
+		prev = lines[i].Seq
+	}
+	return true
+}
+
+func lineRow(src *causeway.Source, l *causeway.Line) ([]any, error) {
+	attrs, err := json.Marshal(nonNil(l.Attrs))
+	if err != nil {
+		return nil, fmt.Errorf("line %d attrs: %w", l.Seq, err)
+	}
+	return []any{src.ID, l.Seq, nullTime(l.Time), l.TimeInferred, string(l.Kind), cleanText(l.Text), l.Template, l.Tokens, attrs}, nil
+}
+
+// copyLines copies lines straight into the lines table, numbered from base+1.
+func copyLines(ctx context.Context, tx pgx.Tx, src *causeway.Source, lines []causeway.Line, base int64) (int64, error) {
+	i := 0
+	rows := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(lines) {
+			return nil, nil
+		}
+		row, err := lineRow(src, &lines[i])
+		if err != nil {
+			return nil, err
+		}
+		i++
+		return append([]any{src.IncidentID, base + int64(i)}, row...), nil
+	})
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"lines"}, append([]string{"incident_id", "num"}, stageCols...), rows)
+	if err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	return n, nil
+}
+
+// mergeLines stages lines and inserts those not stored yet, numbered from
+// base+1 in seq order.
+func mergeLines(ctx context.Context, tx pgx.Tx, src *causeway.Source, lines []causeway.Line, base int64) (int64, error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE line_stage (
+		source_id bigint, seq bigint, ts timestamptz, ts_inferred boolean, kind text,
+		text text, template text, tokens integer, attrs jsonb) ON COMMIT DROP`); err != nil {
+		return 0, fmt.Errorf("stage: %w", err)
+	}
+	i := 0
+	rows := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(lines) {
+			return nil, nil
+		}
+		i++
+		return lineRow(src, &lines[i-1])
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"line_stage"}, stageCols, rows); err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO lines (incident_id, num, source_id, seq, ts, ts_inferred, kind, text, template, tokens, attrs)
+		SELECT $1, $2 + row_number() OVER (ORDER BY s.seq), s.source_id, s.seq, s.ts, s.ts_inferred, s.kind,
+		       s.text, s.template, s.tokens, s.attrs
+		FROM (SELECT DISTINCT ON (seq) * FROM line_stage ORDER BY seq) s
+		WHERE NOT EXISTS (SELECT 1 FROM lines l WHERE l.incident_id = $1 AND l.source_id = s.source_id AND l.seq = s.seq)`,
+		src.IncidentID, base)
+	if err != nil {
+		return 0, fmt.Errorf("insert: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // cleanText makes text storable: Postgres text holds no NUL byte and only
