@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // newFlagSet returns a flag set whose -h prints doc and the flags to the
@@ -31,9 +30,3 @@ func flagError(err error) error {
 	}
 	return exitError{code: 2, msg: err.Error()}
 }
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
