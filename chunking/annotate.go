@@ -2,13 +2,15 @@ package chunking
 
 import (
 	"context"
+	"strings"
 
 	"github.com/causeway-rca/causeway"
 )
 
-// Annotator is a causeway.LineSink that fills in each line's template and
-// token count (Tokenizer.LineTokens) before passing the lines on, so that
-// the packer reads them from the store instead of recounting.
+// Annotator is a causeway.LineSink that redacts secrets from each line and
+// fills in its template and token count (Tokenizer.LineTokens) before
+// passing the lines on: evidence is stored redacted, so no secret reaches a
+// model or the UI, and the packer reads counts instead of recounting.
 type Annotator struct {
 	Next      causeway.LineSink
 	Tokenizer *Tokenizer
@@ -25,6 +27,13 @@ func Annotate(next causeway.LineSink, tok *Tokenizer) *Annotator {
 func (a *Annotator) WriteLines(ctx context.Context, src *causeway.Source, lines []causeway.Line) error {
 	for i := range lines {
 		l := &lines[i]
+		if text, fired := Redact(l.Text); len(fired) > 0 {
+			l.Text = text
+			if l.Attrs == nil {
+				l.Attrs = map[string]string{}
+			}
+			l.Attrs["redacted"] = strings.Join(fired, ",")
+		}
 		if l.Template == "" {
 			l.Template = Template(l.Text)
 		}
