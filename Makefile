@@ -36,7 +36,8 @@ bench: setup-db
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseLogLine -fuzztime 30s ./collectors/files
+	for f in FuzzLogTime FuzzJSONLine FuzzFormats; do $(GO) test -run "^$$" -fuzz "^$$f$$" -fuzztime 20s ./collectors/files || exit 1; done
+	$(GO) test -run "^$$" -fuzz "^FuzzRedact$$" -fuzztime 20s ./chunking
 
 clean:
 	rm -rf bin

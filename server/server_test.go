@@ -133,7 +133,9 @@ func TestAPIErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			json.NewDecoder(resp.Body).Decode(&e)
 			if resp.StatusCode != tt.status || e.Error.Code != tt.code || e.Error.Message == "" {
 				t.Errorf("%d %+v, want %d %s", resp.StatusCode, e.Error, tt.status, tt.code)
