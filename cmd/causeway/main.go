@@ -2,11 +2,7 @@
 // an incident's evidence, packs it into a model's budget, asks the model and
 // verifies every line the answer cites.
 //
-//	causeway serve        serve the HTTP API
-//	causeway migrate      apply database migrations
-//	causeway demo         load the example incidents
-//	causeway investigate  investigate a bundle and print the verified answer
-//	causeway pack         show what a budget keeps of a bundle
+// Run 'causeway help' for its commands.
 package main
 
 import (
@@ -17,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,19 +50,45 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
-const usage = `usage: causeway <command> [flags]
+// command is one subcommand of the binary. Each lives in its own file and
+// registers itself, so that commands can be added without touching the
+// others.
+type command struct {
+	name    string
+	summary string
+	run     func(m *Main, ctx context.Context, args []string) error
+}
 
-commands:
-  serve        serve the HTTP API (migrates first)
-  migrate      apply database migrations
-  demo         load the example incidents into the database
-  investigate  investigate an incident bundle and print the verified answer
-  pack         show what a token budget keeps of a bundle
+var commands = map[string]command{}
 
+func register(c command) { commands[c.name] = c }
+
+func init() {
+	register(command{"serve", "serve the HTTP API (migrates first)", (*Main).serve})
+	register(command{"migrate", "apply database migrations", (*Main).migrate})
+	register(command{"demo", "load the example incidents into the database", (*Main).demo})
+	register(command{"investigate", "investigate an incident bundle and print the verified answer", (*Main).investigate})
+	register(command{"pack", "show what a token budget keeps of a bundle", (*Main).pack})
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: causeway <command> [flags]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-12s %s\n", n, commands[n].summary)
+	}
+	b.WriteString(`
 Run 'causeway <command> -h' for a command's flags.
 Environment: DATABASE_URL, CAUSEWAY_MODEL_BASE_URL, CAUSEWAY_MODEL_API_KEY,
 CAUSEWAY_MODEL, CAUSEWAY_MODEL_CONTEXT, CAUSEWAY_ENCODING.
-`
+`)
+	return b.String()
+}
 
 // Main is the program: its configuration, its output and the parts it opens.
 // Tests run it end to end with their own environment and writers.
@@ -96,26 +120,18 @@ func (m *Main) Close() {
 // Run runs one command.
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, usage)
+		fmt.Fprint(m.Stderr, usage())
 		return exitError{code: 2}
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return m.serve(ctx, rest)
-	case "migrate":
-		return m.migrate(ctx, rest)
-	case "demo":
-		return m.demo(ctx, rest)
-	case "investigate":
-		return m.investigate(ctx, rest)
-	case "pack":
-		return m.pack(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(m.Stdout, usage)
+	name, rest := args[0], args[1:]
+	if c, ok := commands[name]; ok {
+		return c.run(m, ctx, rest)
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		fmt.Fprint(m.Stdout, usage())
 		return nil
 	}
-	fmt.Fprintf(m.Stderr, "causeway: unknown command %q\n\n%s", cmd, usage)
+	fmt.Fprintf(m.Stderr, "causeway: unknown command %q\n\n%s", name, usage())
 	return exitError{code: 2}
 }
 
