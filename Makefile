@@ -10,7 +10,7 @@ BIN := bin/causeway
 
 export DATABASE_URL TEST_DATABASE_URL
 
-.PHONY: run test build setup-db lint bench fuzz clean
+.PHONY: run test build setup-db setup-prometheus lint bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/causeway
@@ -18,12 +18,16 @@ build:
 setup-db:
 	./scripts/setup-db
 
+# A real Prometheus server for the collector's tests (the package only; no daemon).
+setup-prometheus:
+	./scripts/setup-prometheus
+
 run: setup-db build
 	$(BIN) migrate
 	$(BIN) demo
 	$(BIN) serve --addr $(ADDR)
 
-test: setup-db lint
+test: setup-db setup-prometheus lint
 	$(GO) test -count=1 ./...
 
 lint:
