@@ -47,11 +47,13 @@ type ImportProgress struct {
 
 // FileReport is what importing one file gave.
 type FileReport struct {
-	Name     string              `json:"name"`
-	Kind     causeway.SourceKind `json:"kind"`
-	Lines    int64               `json:"lines"`
-	Bytes    int64               `json:"bytes"`
-	Warnings []string            `json:"warnings,omitempty"`
+	Name  string              `json:"name"`
+	Kind  causeway.SourceKind `json:"kind"`
+	Lines int64               `json:"lines"`
+	Bytes int64               `json:"bytes"`
+	// Filler counts the lines of Lines that noise expansion added.
+	Filler   int64    `json:"filler_lines,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 	// Err says why the file could not be read to its end; the lines read
 	// before that are imported.
 	Err string `json:"error,omitempty"`
@@ -126,8 +128,12 @@ func Import(ctx context.Context, dir string, sink causeway.LineSink, opts Option
 	if err != nil {
 		return nil, &causeway.Error{Code: causeway.EINVALID, Message: "list bundle " + dir, Err: err}
 	}
+	noise, err := planNoise(ctx, dir, spec, list, opts)
+	if err != nil {
+		return nil, err
+	}
 	for i, f := range list {
-		fr, err := importFile(ctx, dir, f, sink, opts, func(lines int64) {
+		fr, err := importFile(ctx, dir, f, noise.source(f.path), sink, opts, func(lines int64) {
 			if opts.Progress != nil {
 				opts.Progress(ImportProgress{File: f.path, Done: i, Files: len(list), Lines: rep.Lines + lines, Bytes: rep.Bytes})
 			}
@@ -226,9 +232,10 @@ func kindOf(f bundleFile) (causeway.SourceKind, error) {
 		SpecFile, top, strings.Join(folders, "/, "))
 }
 
-// importFile reads one file into sink. Its error is the sink's or ctx's;
-// the file's own problems go in the FileReport.
-func importFile(ctx context.Context, dir string, f bundleFile, sink causeway.LineSink, opts Options, progress func(lines int64)) (FileReport, error) {
+// importFile reads one file into sink, merged with its noise filler when
+// it has some. Its error is the sink's or ctx's; the file's own problems go
+// in the FileReport.
+func importFile(ctx context.Context, dir string, f bundleFile, noise *noiseSource, sink causeway.LineSink, opts Options, progress func(lines int64)) (FileReport, error) {
 	kind, kindErr := kindOf(f)
 	src := causeway.Source{Name: f.path, Kind: kind, Labels: f.spec.Labels, Query: f.spec.Query}
 	fr := FileReport{Name: f.path, Kind: kind}
@@ -256,15 +263,25 @@ func importFile(ctx context.Context, dir string, f bundleFile, sink causeway.Lin
 	case err != nil:
 		fr.Err = err.Error()
 	default:
-		stats, err := Parse(ctx, src, file, opts, func(l causeway.Line) error {
+		emit := func(l causeway.Line) error {
 			batch = append(batch, l)
 			if len(batch) >= opts.BatchLines {
 				sinkErr = flush()
 				return sinkErr
 			}
 			return nil
-		})
+		}
+		var m *merger
+		if noise != nil {
+			m = noise.merge(src, emit)
+			emit = m.write
+		}
+		stats, err := Parse(ctx, src, file, opts, emit)
 		file.Close()
+		if m != nil && sinkErr == nil && ctx.Err() == nil {
+			sinkErr = m.finish()
+			stats.Lines, fr.Filler = m.seq, m.filler
+		}
 		fr.Lines, fr.Bytes, fr.Warnings = stats.Lines, stats.Bytes, stats.Warnings
 		if sinkErr != nil {
 			return fr, sinkErr
