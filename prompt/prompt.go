@@ -20,12 +20,13 @@ import (
 	"time"
 
 	"github.com/causeway-rca/causeway"
+	"github.com/causeway-rca/causeway/prompt/builtin"
 )
 
 // Version names the prompt templates and answer schema. It is stored with
 // every investigation so that answers are compared across prompt changes;
 // a test fails when the templates change and Version does not.
-const Version = "2026-11-22.1"
+const Version = "2026-11-22.2"
 
 // DefaultQuestion is asked when the caller gives none.
 const DefaultQuestion = "What is the root cause of this incident?"
@@ -105,6 +106,7 @@ type contextData struct {
 	Total      int64
 	Groups     []sourceGroup
 	Empty      []string
+	Digest     string // the builtin analyzer's signals; from the pack alone, so the prefix is the same for every question
 }
 
 type sourceGroup struct {
@@ -123,6 +125,7 @@ func newContextData(pack *causeway.Pack) contextData {
 		Budget:     pack.Budget,
 		Total:      pack.Total,
 		Window:     window(pack.Lines),
+		Digest:     builtin.Digest(pack),
 	}
 	stats := make(map[string]causeway.PackSource, len(pack.Sources))
 	for _, s := range pack.Sources {

@@ -1,12 +1,20 @@
 // Package builtin is Causeway's deterministic analyzer: a causeway.Model
 // named "builtin" that needs no network. It reads the packed lines (not the
-// rendered prompt), matches them against a table of known failure
-// signatures, groups the matches into candidate causes, ranks them by how
-// well they explain the symptom (strength, layer, time before the symptom)
-// and answers in the answer schema with citations that always verify.
+// rendered prompt) and matches them, in one pass, against a table of known
+// failure signatures kept as data (signatures.go). Matches become candidate
+// causes: groups of lines of one signature about one entity (a workload's
+// pods, an object, a node) close in time. Candidates are ranked by how well
+// they explain the symptom the question names: layer of the stack, time
+// before the symptom, propagation to the components that name them,
+// strength, and chat that points at them. The answer gives the causal chain
+// with one cited line per step, the facts behind the root cause (limits,
+// selectors, likely typos), what set it off, the alternatives ruled out with
+// the lines that rule them out, and a yes or no to control questions.
+// Every quote is a verbatim span of its line.
 //
 // It is the default model when no endpoint is configured and the baseline
-// every eval reports.
+// every eval reports; Digest gives its findings as the short signals block
+// that heads every prompt.
 package builtin
 
 import (
@@ -40,35 +48,34 @@ type Analyzer struct {
 	// MaxSteps bounds the causal chain, root cause and symptom included.
 	MaxSteps int
 
-	matchers []*matcher
-	index    map[*matcher]int // position in the table, for stable ordering
+	table *table
 }
 
 var _ causeway.Model = (*Analyzer)(nil)
 
-var defaultMatchers = mustCompile(Signatures)
+var defaultTable = mustCompile(Signatures)
 
-func mustCompile(sigs []Signature) []*matcher {
-	m, err := compile(sigs)
+func mustCompile(sigs []Signature) *table {
+	t, err := compile(sigs)
 	if err != nil {
 		panic(err)
 	}
-	return m
+	return t
 }
 
 // New returns an analyzer with the builtin signature table.
 func New() *Analyzer {
-	return &Analyzer{Lookback: DefaultLookback, ClusterGap: DefaultClusterGap, MaxSteps: DefaultMaxSteps, matchers: defaultMatchers}
+	return &Analyzer{Lookback: DefaultLookback, ClusterGap: DefaultClusterGap, MaxSteps: DefaultMaxSteps, table: defaultTable}
 }
 
 // NewWithSignatures returns an analyzer with another signature table.
 func NewWithSignatures(sigs []Signature) (*Analyzer, error) {
-	m, err := compile(sigs)
+	t, err := compile(sigs)
 	if err != nil {
 		return nil, err
 	}
 	a := New()
-	a.matchers = m
+	a.table = t
 	return a, nil
 }
 
@@ -95,14 +102,26 @@ func (a *Analyzer) Ask(ctx context.Context, req causeway.ModelRequest) (*causewa
 	return &causeway.ModelReply{Text: string(b), Model: Name}, nil
 }
 
-// Analyze answers question about pack.
+// Analyze answers question about pack. A question that names entities of
+// the evidence ("why did pod X restart?") is answered about them, and said
+// to be related to the incident's main failure or not; a control question
+// ("was the OOM kill related to the 503s?") gets a yes or no with the lines
+// that show why.
 func (a *Analyzer) Analyze(ctx context.Context, pack *causeway.Pack, question string) (*causeway.Answer, error) {
-	an := &analysis{a: a.withDefaults(), pack: pack, question: strings.TrimSpace(question)}
-	if err := an.scan(ctx); err != nil {
+	if pack == nil {
+		pack = &causeway.Pack{}
+	}
+	ev, err := a.withDefaults().scan(ctx, pack)
+	if err != nil {
 		return nil, fmt.Errorf("builtin analysis of %d lines: %w", len(pack.Lines), err)
 	}
-	an.decide()
-	return an.answer(), nil
+	q := ev.parseQuestion(strings.TrimSpace(question))
+	d := ev.decide(q)
+	var main *decision
+	if d.focused && !q.control {
+		main = ev.decide(ev.parseQuestion(""))
+	}
+	return d.answer(main), nil
 }
 
 func (a *Analyzer) withDefaults() *Analyzer {
@@ -116,12 +135,8 @@ func (a *Analyzer) withDefaults() *Analyzer {
 	if c.MaxSteps < 2 {
 		c.MaxSteps = DefaultMaxSteps
 	}
-	if c.matchers == nil {
-		c.matchers = defaultMatchers
-	}
-	c.index = make(map[*matcher]int, len(c.matchers))
-	for i, m := range c.matchers {
-		c.index[m] = i
+	if c.table == nil {
+		c.table = defaultTable
 	}
 	return &c
 }

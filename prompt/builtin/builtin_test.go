@@ -3,8 +3,6 @@ package builtin_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,169 +11,6 @@ import (
 	"github.com/causeway-rca/causeway/prompt"
 	"github.com/causeway-rca/causeway/prompt/builtin"
 )
-
-// base is the time the synthetic incidents start from.
-var base = time.Date(2025, 8, 21, 3, 0, 0, 0, time.UTC)
-
-// ln is one line of a synthetic pack: minutes after base, source, text and
-// optional attributes ("namespace=x", "pod=y").
-type ln struct {
-	min   float64
-	src   string
-	text  string
-	attrs []string
-}
-
-// kinds gives each source of the synthetic packs its line kind.
-func kindOf(src string) causeway.LineKind {
-	switch {
-	case strings.HasPrefix(src, "chat/"):
-		return causeway.LineChat
-	case strings.HasPrefix(src, "events/"):
-		return causeway.LineEvent
-	case strings.HasPrefix(src, "objects/"):
-		return causeway.LineCondition
-	}
-	return causeway.LineLog
-}
-
-// mkPack lays lines out as the packer does: grouped by source in order of
-// first appearance, in time order within a source, numbered in that order.
-func mkPack(lines ...ln) *causeway.Pack {
-	var order []string
-	bySrc := map[string][]ln{}
-	for _, l := range lines {
-		if _, ok := bySrc[l.src]; !ok {
-			order = append(order, l.src)
-		}
-		bySrc[l.src] = append(bySrc[l.src], l)
-	}
-	p := &causeway.Pack{IncidentID: 1, Budget: 100000}
-	for _, src := range order {
-		ls := bySrc[src]
-		slices.SortStableFunc(ls, func(a, b ln) int {
-			switch {
-			case a.min < b.min:
-				return -1
-			case a.min > b.min:
-				return 1
-			}
-			return 0
-		})
-		for i, l := range ls {
-			attrs := map[string]string{}
-			for _, kv := range l.attrs {
-				k, v, _ := strings.Cut(kv, "=")
-				attrs[k] = v
-			}
-			p.Lines = append(p.Lines, causeway.Line{
-				IncidentID: 1, Source: src, Num: int64(len(p.Lines) + 1), Seq: int64(i), Kind: kindOf(src),
-				Time: base.Add(time.Duration(l.min * float64(time.Minute))), Text: l.text, Attrs: attrs,
-			})
-		}
-		p.Sources = append(p.Sources, causeway.PackSource{Name: src, Lines: len(ls), Total: int64(len(ls))})
-	}
-	p.Total = int64(len(p.Lines))
-	return p
-}
-
-const (
-	gw    = "logs/envoy-gateway.log"
-	proxy = "logs/envoy-proxy.log"
-	node  = "logs/node-df.txt"
-	objs  = "objects/policies.json"
-	evts  = "events/events.json"
-	chat  = "chat/incident.json"
-)
-
-var gwNS = []string{"namespace=envoy-gateway-system", "pod=envoy-gateway-5d8f9c7b6-x2x9k"}
-var proxyNS = []string{"namespace=envoy-gateway-system", "pod=envoy-aibrix-system-aibrix-eg-903790dc-7c8dd7d4b9-64w68"}
-
-// diskFullCascade is the seed's failure in miniature: the disk fills, the
-// gateway controller cannot create its cache, a policy goes Accepted=False,
-// its route is dropped and requests that need it get 503 no healthy
-// upstream; with noise, a wrong guess in chat, and the disk-full line logged
-// after the first 503 as in the original incident.
-func diskFullCascade() []ln {
-	ls := []ln{
-		{0, gw, `2025-08-21T03:00:00.000Z INFO provider watching resources {"runner": "provider"}`, gwNS},
-		{5, gw, `2025-08-21T03:05:00.000Z INFO gateway-api reconciling {"runner": "gateway-api"}`, gwNS},
-		{22.8, gw, `2025-08-21T03:22:49.283Z ERROR xds-translator failed to translate xds ir {"runner": "xds-translator", "error": "invalid RouteConfiguration.VirtualHosts[0]: embedded message failed validation"}`, gwNS},
-		{49.25, gw, `2025-08-21T03:49:15.867Z ERROR gateway-api Failed to create Wasm cache directory {"runner": "gateway-api", "error": "mkdir /var/lib/eg/wasm: no space left on device"}`, gwNS},
-		{50, gw, `2025-08-21T03:50:00.000Z INFO gateway-api reconciling {"runner": "gateway-api"}`, gwNS},
-		{22.9, objs, `EnvoyExtensionPolicy aibrix-system/aibrix-gateway-plugins-extension-policy condition Accepted=False reason=Invalid message="Wasm: wasm cache is not initialized."`, []string{"namespace=aibrix-system"}},
-		{23, objs, `HTTPRoute aibrix-system/llama2-7b-router condition Accepted=True reason=Accepted message="Route is accepted"`, []string{"namespace=aibrix-system"}},
-		{55, node, `/dev/sda1        59G   59G     0 100% /`, nil},
-		{55, node, `Filesystem      Size  Used Avail Use% Mounted on`, nil},
-		{10, evts, `Normal Scheduled pod/llama2-7b-6c4f6b7d9-abcde Successfully assigned aibrix-system/llama2-7b-6c4f6b7d9-abcde`, []string{"namespace=aibrix-system"}},
-		{30, chat, `bob: maybe the HTTPRoute precedence is wrong? the header match looks odd`, nil},
-		{40, chat, `alice: requests with routing-strategy header get 503 no healthy upstream, without it they work`, nil},
-	}
-	for i := range 6 {
-		m := 1 + float64(i)*3
-		ls = append(ls, ln{m, proxy, fmt.Sprintf(`{"start_time":"2025-08-21T03:%02d:00.000Z","method":"POST","response_code":200,"response_code_details":"via_upstream","response_flags":"-","route_name":"httproute/aibrix-system/llama2-7b-router/rule/0/match/1/*","x-request-id":"ok-%d"}`, int(m), i), proxyNS})
-	}
-	for i := range 20 {
-		m := 23.3 + float64(i)*1.5
-		ls = append(ls, ln{m, proxy, fmt.Sprintf(`{"start_time":"2025-08-21T03:%02d:19.513Z","method":"POST","response_code":503,"response_code_details":"no_healthy_upstream","response_flags":"UH","route_name":"original_route","upstream_cluster":"original_destination_cluster","x-request-id":"fail-%d"}`, int(m), i), proxyNS})
-	}
-	return ls
-}
-
-// oomDecoy is an OOM kill of an unrelated batch pod hours before.
-func oomDecoy() []ln {
-	batch := []string{"namespace=analytics", "pod=batch-etl-28491-7xk2p"}
-	return []ln{
-		{-300, evts, `Warning OOMKilling node/worker-3 Memory cgroup out of memory: Killed process 4121 (python) in pod analytics/batch-etl-28491-7xk2p`, batch},
-		{-299.5, "objects/pods.json", `Pod analytics/batch-etl-28491-7xk2p container etl lastState terminated reason=OOMKilled exitCode=137 restartCount=1`, batch},
-	}
-}
-
-func analyze(t *testing.T, pack *causeway.Pack, question string) *causeway.Answer {
-	t.Helper()
-	reply, err := builtin.New().Ask(context.Background(), causeway.ModelRequest{Pack: pack, Question: question, Messages: prompt.Build(pack, question)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ans, err := prompt.ParseAnswer(reply.Text)
-	if err != nil {
-		t.Fatalf("builtin reply does not parse: %v", err)
-	}
-	v, err := prompt.Verify(context.Background(), ans, pack, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range v.Citations {
-		if c.Status != causeway.CitationVerified {
-			t.Errorf("citation %s at %s is %s: %q", c.ID, c.Where, c.Status, c.Quote)
-		}
-	}
-	for i, s := range ans.CausalChain {
-		if len(s.Citations) != 1 {
-			t.Errorf("chain step %d has %d citations, want one", i+1, len(s.Citations))
-		}
-	}
-	return ans
-}
-
-// lineText returns the text of the line a citation names.
-func lineText(pack *causeway.Pack, c causeway.Citation) string {
-	n, _ := causeway.ParseLineID(c.ID)
-	for _, l := range pack.Lines {
-		if l.Num == n {
-			return l.Text
-		}
-	}
-	return ""
-}
-
-func chainTexts(pack *causeway.Pack, a *causeway.Answer) []string {
-	var out []string
-	for _, s := range a.CausalChain {
-		out = append(out, lineText(pack, s.Citations[0]))
-	}
-	return out
-}
 
 func TestAnalyze(t *testing.T) {
 	tests := []struct {
@@ -238,6 +73,34 @@ func TestAnalyze(t *testing.T) {
 			minConf:   0.3, maxConf: 0.95,
 		},
 		{
+			name:      "HPA scale-down, short grace period and dropped requests",
+			lines:     hpaScaleDown(),
+			question:  "Why does the gateway return intermittent 502s on /api/export?",
+			rootLine:  "graceful shutdown timed out",
+			rootWords: []string{"graceful shutdown", "terminationGracePeriodSeconds: 15", "duration=44s", "autoscaler"},
+			chain:     []string{"graceful shutdown timed out", "upstream prematurely closed", `"GET /api/export HTTP/1.1" 502`},
+			ruledOut:  []string{"Memory cgroup out of memory"},
+			minConf:   0.5, maxConf: 0.95,
+		},
+		{
+			name:      "a failure propagates from the database to the gateway",
+			lines:     dbOOMPropagation(),
+			question:  "Why does POST /api/pay return 502?",
+			rootLine:  "Killed process 412 (postgres)",
+			rootWords: []string{"OOMKilled", "payments-db-0"},
+			chain:     []string{"Killed process 412 (postgres)", "connect: connection refused", `"POST /api/pay HTTP/1.1" 502`},
+			ruledOut:  []string{"search-indexer"},
+			minConf:   0.5, maxConf: 0.95,
+		},
+		{
+			name:      "an error storm that follows the symptom is not its cause",
+			lines:     certExpiryStorm(),
+			question:  "Why does /shop return 503?",
+			rootLine:  "x509: certificate has expired",
+			rootWords: []string{"certificate"},
+			minConf:   0.4, maxConf: 0.95,
+		},
+		{
 			name: "crash loop",
 			lines: []ln{
 				{0, "logs/gateway.log", `10.0.0.7 - - [21/Aug/2025:03:00:01 +0000] "GET /api/orders HTTP/1.1" 200 512`, nil},
@@ -264,6 +127,33 @@ func TestAnalyze(t *testing.T) {
 			rootLine: "no such host",
 			chain:    []string{"no such host", "HTTP/1.1\" 502"},
 			minConf:  0.6, maxConf: 0.95,
+		},
+		{
+			name: "a deny-all network policy behind DNS failures",
+			lines: []ln{
+				{0, "logs/lineage.log", `└── NetworkPolicy/default-deny-egress   -`, []string{"namespace=app", "pod=client"}},
+				{1, "logs/client.log", `Connection error: Max retries exceeded (Caused by NameResolutionError: Failed to resolve 'api.app.svc' ([Errno -3] Try again))`, []string{"namespace=app", "pod=client"}},
+				{2, "logs/client.log", `Connection error: Max retries exceeded (Caused by NameResolutionError: Failed to resolve 'api.app.svc' ([Errno -3] Try again))`, []string{"namespace=app", "pod=client"}},
+			},
+			question:  "Why can the client not reach the API?",
+			rootLine:  "NetworkPolicy/default-deny-egress",
+			rootWords: []string{"network policy"},
+			chain:     []string{"default-deny-egress", "NameResolutionError"},
+			minConf:   0.4, maxConf: 0.9,
+		},
+		{
+			name: "a resolved failure is ruled out in favour of the one that stayed",
+			lines: []ln{
+				{0, "logs/describe-job.log", `  Warning  FailedCreate    job-controller  Error creating: pods "get-data-" is forbidden: error looking up service account default/get-data-sa: serviceaccount "get-data-sa" not found`, []string{"namespace=default"}},
+				{0.5, "logs/describe-job.log", `  Normal   SuccessfulCreate  job-controller  Created pod: get-data-mldtn`, []string{"namespace=default"}},
+				{1, "logs/describe-job.log", `  Warning  BackoffLimitExceeded  job-controller  Job has reached the specified backoff limit`, []string{"namespace=default"}},
+				{0.8, "logs/get-data.log", `curl: (6) Could not resolve host: api.example.invalid`, []string{"namespace=default", "pod=get-data-mldtn"}},
+			},
+			question:  "Why did the get-data job fail?",
+			rootLine:  "Could not resolve host",
+			rootWords: []string{"DNS"},
+			ruledOut:  []string{"serviceaccount \"get-data-sa\" not found"},
+			minConf:   0.4, maxConf: 0.95,
 		},
 		{
 			name: "nothing wrong",
@@ -317,9 +207,7 @@ func TestAnalyze(t *testing.T) {
 			for _, want := range tt.ruledOut {
 				found := false
 				for _, r := range ans.RuledOut {
-					for _, c := range r.Citations {
-						found = found || strings.Contains(lineText(pack, c), want)
-					}
+					found = found || cites(pack, r.Citations, want)
 				}
 				if !found {
 					t.Errorf("ruled out %+v does not cite the line with %q", ans.RuledOut, want)
@@ -336,6 +224,205 @@ func TestAnalyze(t *testing.T) {
 				t.Logf("answer:\n%s", b)
 			}
 		})
+	}
+}
+
+// TestControlQuestions asks whether a suspect is related to the symptom,
+// about suspects that are and that are not, named as failures or only by
+// their words; the root cause stays what it is either way.
+func TestControlQuestions(t *testing.T) {
+	tests := []struct {
+		name     string
+		lines    []ln
+		question string
+		yes      bool
+		suspect  string // a substring of the suspect's line, cited when ruled out
+		rootLine string
+	}{
+		{
+			name:     "an OOM kill hours before is not related",
+			lines:    append(diskFullCascade(), oomDecoy()...),
+			question: "Was the OOM kill of batch-etl in the analytics namespace related to the 503s?",
+			suspect:  "Memory cgroup out of memory", rootLine: "no space left on device",
+		},
+		{
+			name:     "the full disk is the cause",
+			lines:    append(diskFullCascade(), oomDecoy()...),
+			question: "Was the full disk related to the 503s?",
+			yes:      true, rootLine: "no space left on device",
+		},
+		{
+			name:     "a deprecation warning named by its words is not related",
+			lines:    diskFullCascade(),
+			question: "Did the deprecated HeaderMatcher exact_match warning from the envoy proxy cause the 503s?",
+			suspect:  "HeaderMatcher.exact_match", rootLine: "no space left on device",
+		},
+		{
+			name:     "the scale-down set the cause off",
+			lines:    hpaScaleDown(),
+			question: "Did the HPA scale-down cause the 502s?",
+			yes:      true, rootLine: "graceful shutdown timed out",
+		},
+		{
+			name:     "a restart hours before the 502s is not related",
+			lines:    hpaScaleDown(),
+			question: "Was the OOM kill of report-worker related to the 502s?",
+			suspect:  "Killed process 77 (java)", rootLine: "graceful shutdown timed out",
+		},
+		{
+			name: "a restart that did not end the 502s",
+			lines: append(dbOOMPropagation(),
+				ln{10.5, "logs/kubectl.log", `2025-08-21T03:10:30Z $ kubectl -n shop rollout restart deployment/payments-api`, nil},
+				ln{14, "logs/gateway.log", `10.0.0.9 - - [21/Aug/2025:03:14:00 +0000] "POST /api/pay HTTP/1.1" 502 0`, []string{"namespace=shop"}},
+				ln{18, "logs/gateway.log", `10.0.0.9 - - [21/Aug/2025:03:18:00 +0000] "POST /api/pay HTTP/1.1" 502 0`, []string{"namespace=shop"}}),
+			question: "Did the rollout restart of payments-api fix the 502s?",
+			suspect:  "rollout restart deployment/payments-api", rootLine: "Killed process 412 (postgres)",
+		},
+		{
+			name:     "the database OOM kill is the cause",
+			lines:    dbOOMPropagation(),
+			question: "Was the OOM kill of payments-db related to the 502s?",
+			yes:      true, rootLine: "Killed process 412 (postgres)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pack := mkPack(tt.lines...)
+			ans := analyze(t, pack, tt.question)
+			want := "No"
+			if tt.yes {
+				want = "Yes."
+			}
+			if !strings.HasPrefix(ans.Summary, want) {
+				t.Errorf("summary %q does not start with %q", ans.Summary, want)
+			}
+			if tt.suspect != "" && (len(ans.RuledOut) == 0 || !cites(pack, ans.RuledOut[0].Citations, tt.suspect)) {
+				t.Errorf("the first ruled-out hypothesis %+v does not cite the line with %q", ans.RuledOut, tt.suspect)
+			}
+			if len(ans.CausalChain) == 0 || !strings.Contains(lineText(pack, ans.CausalChain[0].Citations[0]), tt.rootLine) {
+				t.Errorf("root cause %q changed; want the line with %q", ans.RootCause, tt.rootLine)
+			}
+		})
+	}
+}
+
+// TestEntityQuestionSaysIfRelated checks that a question about one pod is
+// answered about it, and says whether it has to do with the incident.
+func TestEntityQuestionSaysIfRelated(t *testing.T) {
+	pack := mkPack(append(diskFullCascade(), oomDecoy()...)...)
+	ans := analyze(t, pack, "Why did pod batch-etl-28491-7xk2p restart?")
+	if !strings.Contains(ans.Summary, "not related to the no healthy upstream") {
+		t.Errorf("summary %q does not say the restart is unrelated to the 503s", ans.Summary)
+	}
+}
+
+// TestFactsBehindTheCause checks the facts an answer adds from the failing
+// entity's other lines: the limit an OOM kill hit, a typo's likely intent,
+// the limit behind a throttling alert no line shows.
+func TestFactsBehindTheCause(t *testing.T) {
+	pod := []string{"namespace=default", "pod=worker-6d5f8c7b9-w2kx7"}
+	tests := []struct {
+		name     string
+		lines    []ln
+		question string
+		words    []string
+		maxConf  float64
+	}{
+		{
+			name: "memory limit of an OOM-killed container",
+			lines: []ln{
+				{0, "logs/describe.log", `    Last State:     Terminated`, pod},
+				{0, "logs/describe.log", `      Reason:       OOMKilled`, pod},
+				{0, "logs/describe.log", `    Limits:`, pod},
+				{0, "logs/describe.log", `      memory:  100Mi`, pod},
+				{0, "logs/describe.log", `    Requests:`, pod},
+				{0, "logs/describe.log", `      memory:  50Mi`, pod},
+			},
+			question: "Why is worker crashing?",
+			words:    []string{"OOMKilled", "memory limit memory:  100Mi"},
+			maxConf:  0.95,
+		},
+		{
+			name: "a command that is one letter off a common one",
+			lines: []ln{
+				{0, "logs/describe.log", `      Message:      exec: "wge": executable file not found in $PATH: unknown`, pod},
+				{0, "logs/describe.log", `      Reason:       CrashLoopBackOff`, pod},
+			},
+			question: "What is wrong with worker?",
+			words:    []string{`"wge" is probably a typo for "wget"`},
+			maxConf:  0.95,
+		},
+		{
+			name: "a missing namespace one letter off one that exists",
+			lines: []ln{
+				{0, "logs/argocd.log", `Message:  one or more objects failed to apply, reason: namespaces "shop-prod" not found`, nil},
+				{0, "logs/namespaces.log", `shop-prd            Active   20d`, nil},
+			},
+			question: "What is wrong with the argocd app?",
+			words:    []string{`"shop-prod" is probably a typo for "shop-prd"`},
+			maxConf:  0.95,
+		},
+		{
+			name: "the CPU limit behind a throttling alert no line shows",
+			lines: []ln{
+				{0, "logs/describe-pod-frontend.log", `    Limits:`, []string{"namespace=default", "pod=frontend"}},
+				{0, "logs/describe-pod-frontend.log", `      cpu:     10m`, []string{"namespace=default", "pod=frontend"}},
+			},
+			question: "Investigate alert CPUThrottlingHigh: 100% throttling of CPU for container stress in pod frontend",
+			words:    []string{"throttling", "CPU limit cpu:     10m"},
+			maxConf:  0.45,
+		},
+		{
+			name: "a crash loop whose reason no line shows",
+			lines: []ln{
+				{0, "logs/describe.log", `      Reason:       CrashLoopBackOff`, pod},
+				{0, "logs/describe.log", `    Restart Count:  7`, pod},
+			},
+			question: "What is wrong with worker?",
+			words:    []string{"CrashLoopBackOff", "does not show what makes it fail"},
+			maxConf:  0.35,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.lines {
+				tt.lines[i].min = float64(i) / 60 // in order, seconds apart
+			}
+			pack := mkPack(tt.lines...)
+			ans := analyze(t, pack, tt.question)
+			for _, w := range tt.words {
+				if !strings.Contains(ans.RootCause, w) {
+					t.Errorf("root cause %q does not say %q", ans.RootCause, w)
+				}
+			}
+			if ans.Confidence > tt.maxConf {
+				t.Errorf("confidence = %v, want at most %v", ans.Confidence, tt.maxConf)
+			}
+		})
+	}
+}
+
+// TestChatPointsAtTheCause checks that people naming the same failure in
+// chat raise the confidence and are cited, while a wrong guess changes
+// nothing.
+func TestChatPointsAtTheCause(t *testing.T) {
+	lines := dbOOMPropagation()
+	plain := analyze(t, mkPack(lines...), "")
+	guess := analyze(t, mkPack(append(lines, ln{11, chat, "dave: maybe the gateway config is broken?", nil})...), "")
+	pointed := analyze(t, mkPack(append(lines, ln{11, chat, "erin: payments-db was OOMKilled a minute ago", nil})...), "")
+	if guess.RootCause != plain.RootCause || guess.Confidence != plain.Confidence {
+		t.Errorf("a wrong guess in chat changed the answer: %q (%v) vs %q (%v)", guess.RootCause, guess.Confidence, plain.RootCause, plain.Confidence)
+	}
+	if pointed.RootCause != plain.RootCause || pointed.Confidence <= plain.Confidence {
+		t.Errorf("chat naming the cause: %q (%v), without: %q (%v); want the same cause, more confident",
+			pointed.RootCause, pointed.Confidence, plain.RootCause, plain.Confidence)
+	}
+	found := false
+	for _, c := range pointed.Claims {
+		found = found || len(c.Citations) > 0 && strings.HasPrefix(c.Citations[0].Quote, "erin:")
+	}
+	if !found {
+		t.Errorf("no claim cites the chat line: %+v", pointed.Claims)
 	}
 }
 
@@ -364,15 +451,24 @@ func TestPromptInjection(t *testing.T) {
 	if string(b) != clean.Text {
 		t.Errorf("injected lines changed the answer:\nclean    %s\ninjected %s", clean.Text, b)
 	}
+	if d := builtin.Digest(&injected); strings.Contains(d, "ignore previous") {
+		t.Errorf("the digest repeats an injected line:\n%s", d)
+	}
 }
 
 func TestDeterministic(t *testing.T) {
-	pack := mkPack(append(diskFullCascade(), oomDecoy()...)...)
-	a, _ := builtin.New().Ask(context.Background(), causeway.ModelRequest{Pack: pack, Question: "why 503?"})
-	for range 5 {
-		b, _ := builtin.New().Ask(context.Background(), causeway.ModelRequest{Pack: pack, Question: "why 503?"})
-		if a.Text != b.Text {
-			t.Fatal("the same pack gives different answers")
+	for _, lines := range [][]ln{append(diskFullCascade(), oomDecoy()...), hpaScaleDown(), dbOOMPropagation()} {
+		pack := mkPack(lines...)
+		a, _ := builtin.New().Ask(context.Background(), causeway.ModelRequest{Pack: pack, Question: "why 503?"})
+		digest := builtin.Digest(pack)
+		for range 5 {
+			b, _ := builtin.New().Ask(context.Background(), causeway.ModelRequest{Pack: pack, Question: "why 503?"})
+			if a.Text != b.Text {
+				t.Fatal("the same pack gives different answers")
+			}
+			if builtin.Digest(pack) != digest {
+				t.Fatal("the same pack gives different digests")
+			}
 		}
 	}
 }

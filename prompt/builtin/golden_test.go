@@ -24,6 +24,9 @@ func TestGoldenAnswers(t *testing.T) {
 	}{
 		{"disk-full-oom-decoy", mkPack(append(diskFullCascade(), oomDecoy()...)...), "Why do requests with the routing-strategy header fail with 503?"},
 		{"oom-control-question", mkPack(append(diskFullCascade(), oomDecoy()...)...), "Why did pod batch-etl-28491-7xk2p restart?"},
+		{"hpa-scale-down", mkPack(hpaScaleDown()...), "Why does the gateway return intermittent 502s on /api/export?"},
+		{"hpa-control-question", mkPack(hpaScaleDown()...), "Was the OOM kill of report-worker related to the 502s?"},
+		{"db-oom-propagation", mkPack(dbOOMPropagation()...), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
