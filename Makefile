@@ -10,7 +10,7 @@ BIN := bin/causeway
 
 export DATABASE_URL TEST_DATABASE_URL
 
-.PHONY: run test build setup-db setup-prometheus lint bench fuzz clean
+.PHONY: run test build setup-db setup-prometheus setup-browser lint bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/causeway
@@ -22,12 +22,16 @@ setup-db:
 setup-prometheus:
 	./scripts/setup-prometheus
 
+# Debian's chromium and playwright-core for the web UI's browser tests.
+setup-browser:
+	./scripts/setup-browser
+
 run: setup-db build
 	$(BIN) migrate
 	$(BIN) demo
 	$(BIN) serve --addr $(ADDR)
 
-test: setup-db setup-prometheus lint
+test: setup-db setup-prometheus setup-browser lint
 	$(GO) test -count=1 ./...
 
 lint:
@@ -36,8 +40,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# Scale benchmarks generate CAUSEWAY_BENCH_LINES lines (0 skips them).
+CAUSEWAY_BENCH_LINES ?= 2000000
+export CAUSEWAY_BENCH_LINES
+
 bench: setup-db
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 fuzz:
 	for f in FuzzLogTime FuzzJSONLine FuzzFormats; do $(GO) test -run "^$$" -fuzz "^$$f$$" -fuzztime 20s ./collectors/files || exit 1; done

@@ -41,12 +41,16 @@ const (
 	KindJira       SourceKind = "jira"
 	KindLog        SourceKind = "log"
 	KindDoc        SourceKind = "doc"
+	// KindMeshAdmin is recorded proxy and control-plane admin output
+	// (Envoy /certs, /clusters, /stats, /memory, /config_dump; istiod
+	// syncz; Linkerd /metrics).
+	KindMeshAdmin SourceKind = "mesh-admin"
 )
 
 // Valid reports whether k is one of the known source kinds.
 func (k SourceKind) Valid() bool {
 	switch k {
-	case KindPodLog, KindEvents, KindObjects, KindPrometheus, KindSlack, KindJira, KindLog, KindDoc:
+	case KindPodLog, KindEvents, KindObjects, KindPrometheus, KindSlack, KindJira, KindLog, KindDoc, KindMeshAdmin:
 		return true
 	}
 	return false
@@ -100,6 +104,33 @@ type Line struct {
 	Template     string            `json:"template,omitempty"`
 	Tokens       int               `json:"tokens,omitempty"`
 	Attrs        map[string]string `json:"attrs,omitempty"` // namespace, pod, container, node, channel, author...
+	// Fold, set by the packer, says that this line stands for a run of
+	// lines of its template that the pack leaves out.
+	Fold *Fold `json:"fold,omitempty"`
+}
+
+// Fold is a packed line's account of the lines of its template it stands
+// for: Count lines (itself included) between First and Last. Times are zero
+// when none of those lines has one.
+type Fold struct {
+	Count int64     `json:"count"`
+	First time.Time `json:"first,omitzero"`
+	Last  time.Time `json:"last,omitzero"`
+}
+
+// suffix renders a fold after its line's text: " ×120 between T1 and T2".
+func (f *Fold) suffix() string {
+	if f == nil {
+		return ""
+	}
+	s := " ×" + strconv.FormatInt(f.Count, 10)
+	switch {
+	case f.First.IsZero():
+		return s
+	case f.Last.Equal(f.First):
+		return s + " at " + f.First.UTC().Format(LineTimeLayout)
+	}
+	return s + " between " + f.First.UTC().Format(LineTimeLayout) + " and " + f.Last.UTC().Format(LineTimeLayout)
 }
 
 // LineID renders a short line id as cited by models: "L4821".
@@ -127,7 +158,8 @@ func (l *Line) ID() string { return LineID(l.Num) }
 const LineTimeLayout = "2006-01-02T15:04:05.000Z"
 
 // Format renders the line as a model sees and cites it:
-// "L4821 2025-08-21T03:49:15.867Z logs/envoy-gateway.log <text>". A line
+// "L4821 2025-08-21T03:49:15.867Z logs/envoy-gateway.log <text>", followed
+// by its fold when it has one ("... ×120 between T1 and T2"). A line
 // without a time shows "-" in its place. Packer and prompt both use it, so
 // the tokens counted are the tokens sent.
 func (l *Line) Format() string {
@@ -135,7 +167,7 @@ func (l *Line) Format() string {
 	if !l.Time.IsZero() {
 		t = l.Time.UTC().Format(LineTimeLayout)
 	}
-	return LineID(l.Num) + " " + t + " " + l.Source + " " + l.Text
+	return LineID(l.Num) + " " + t + " " + l.Source + " " + l.Text + l.Fold.suffix()
 }
 
 // Investigation statuses.
@@ -177,6 +209,28 @@ type Usage struct {
 	CompletionTokens int `json:"completion_tokens"`
 	CachedTokens     int `json:"cached_tokens,omitempty"`
 	ContextTokens    int `json:"context_tokens"` // evidence tokens packed, by our own count
+	// CostUSD is the estimated cost from the configured price table; Priced
+	// says the model had a price (builtin is free and priced).
+	CostUSD float64 `json:"cost_usd,omitempty"`
+	Priced  bool    `json:"priced,omitempty"`
+	// WallMS is the time spent waiting for the model, over all calls.
+	WallMS int64 `json:"wall_ms,omitempty"`
+	// Calls lists every model call behind the answer: the answer itself, a
+	// repair round, each map-reduce window, a retry with a smaller budget.
+	Calls []CallUsage `json:"calls,omitempty"`
+}
+
+// CallUsage is what one model call cost.
+type CallUsage struct {
+	Stage            string  `json:"stage"` // "answer", "repair", "map 2/4", "reduce", "shrink"
+	Model            string  `json:"model,omitempty"`
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	CachedTokens     int     `json:"cached_tokens,omitempty"`
+	CostUSD          float64 `json:"cost_usd,omitempty"`
+	WallMS           int64   `json:"wall_ms"`
+	FinishReason     string  `json:"finish_reason,omitempty"`
+	Error            string  `json:"error,omitempty"`
 }
 
 // Timings records how long each stage took, in milliseconds.
@@ -191,6 +245,10 @@ type Timings struct {
 // Answer is a model's structured answer. Its JSON field names are part of
 // the API.
 type Answer struct {
+	// RelevantLines are the lines the model listed as mattering before it
+	// answered (quote first, then answer). They are its reading notes, not
+	// claims: the verdict does not count them.
+	RelevantLines []Citation `json:"relevant_lines,omitempty"`
 	RootCause     string     `json:"root_cause"`
 	Summary       string     `json:"summary"`
 	CausalChain   []Step     `json:"causal_chain"`
@@ -268,6 +326,42 @@ type Verdict struct {
 	NotInContext  int               `json:"not_in_context"`
 	QuoteMismatch int               `json:"quote_mismatch"`
 	GroundedRatio float64           `json:"grounded_ratio"` // Verified / Total; 0 when Total is 0
+	// Claims is the verdict on every statement that should cite evidence:
+	// each causal-chain step, claim and ruled-out hypothesis.
+	Claims     []ClaimVerdict `json:"claims,omitempty"`
+	Grounded   int            `json:"grounded_claims"`
+	Partial    int            `json:"partial_claims"`
+	Ungrounded int            `json:"ungrounded_claims"`
+	// ClaimsGroundedRatio is Grounded over all statements; 0 when none.
+	ClaimsGroundedRatio float64 `json:"claims_grounded_ratio"`
+	// Initial is the first round when a repair round replaced it: both
+	// rounds are kept so that a reader sees what was corrected.
+	Initial *Round `json:"initial,omitempty"`
+}
+
+// Claim verdicts.
+const (
+	ClaimGrounded   = "grounded"   // every citation verified
+	ClaimPartial    = "partial"    // some citations verified
+	ClaimUngrounded = "ungrounded" // no citation verified, or none given
+)
+
+// ClaimVerdict is the check of one statement of an answer.
+type ClaimVerdict struct {
+	Where    string `json:"where"` // "causal_chain[0]", "claims[2]", "ruled_out[1]"
+	Text     string `json:"text"`
+	Status   string `json:"status"`
+	Verified int    `json:"verified"`
+	Total    int    `json:"total"`
+}
+
+// Round is one answer of a conversation with its verdict: the first round
+// of an answer that a repair round replaced.
+type Round struct {
+	Answer   *Answer  `json:"answer,omitempty"` // nil when the reply did not parse
+	Verdict  *Verdict `json:"verdict,omitempty"`
+	RawReply string   `json:"raw_reply,omitempty"` // kept when the reply did not parse
+	Error    string   `json:"error,omitempty"`
 }
 
 // Message is one turn of a conversation with a model.
@@ -287,6 +381,9 @@ type Pack struct {
 	Sources    []PackSource `json:"sources"`
 	Total      int64        `json:"total_lines"` // lines the incident has in the window
 	Dropped    int64        `json:"dropped_lines"`
+	// Digest is the packer's short account of the strongest signals,
+	// rendered at the top of Evidence(); empty or ending in a newline.
+	Digest string `json:"digest,omitempty"`
 }
 
 // PackSource is one source's share of a pack.
@@ -298,10 +395,11 @@ type PackSource struct {
 	Total  int64      `json:"total_lines"`
 }
 
-// Evidence renders the pack's lines under per-source headers, exactly as
-// they are sent to the model and counted by the packer.
+// Evidence renders the pack's digest and then its lines under per-source
+// headers, exactly as they are sent to the model and counted by the packer.
 func (p *Pack) Evidence() string {
 	var b strings.Builder
+	b.WriteString(p.Digest)
 	si := -1
 	for i := range p.Lines {
 		l := &p.Lines[i]
@@ -339,6 +437,12 @@ type ModelRequest struct {
 	MaxTokens int
 	// Stream, when set, receives reply text as it is generated.
 	Stream func(delta string)
+	// Schema, when set, is the JSON Schema the reply must follow, named
+	// SchemaName (an eval judge, a map-reduce window); nil means the answer
+	// schema. Endpoints without structured outputs get JSON mode or only
+	// the instructions in the messages.
+	Schema     []byte
+	SchemaName string
 }
 
 // ModelReply is a model's raw reply.
@@ -346,6 +450,9 @@ type ModelReply struct {
 	Text  string
 	Model string // the model that answered, as it names itself
 	Usage Usage
+	// FinishReason is why the model stopped: "stop", "length" (cut off at
+	// the token limit), "content_filter"...; "" when the endpoint did not say.
+	FinishReason string
 }
 
 // Model answers questions about a packed incident.

@@ -28,6 +28,10 @@ var templateFS embed.FS
 
 var judgeTemplates = template.Must(template.ParseFS(templateFS, "templates/judge.tmpl"))
 
+// judgeSchema asks endpoints with structured outputs for the judgement
+// itself rather than Causeway's answer schema.
+var judgeSchema = []byte(`{"type":"object","additionalProperties":false,"required":["match","reason"],"properties":{"match":{"type":"boolean"},"reason":{"type":"string"}}}`)
+
 // Judge asks model whether given names the same root cause as expected.
 // The judge sees no evidence, only the two texts and the question, so that
 // its verdict is about the conclusion, not about the evidence. Endpoints
@@ -45,7 +49,8 @@ func Judge(ctx context.Context, model causeway.Model, question, expected, given 
 		}
 		msgs = append(msgs, causeway.Message{Role: part.role, Content: b.String()})
 	}
-	reply, err := model.Ask(ctx, causeway.ModelRequest{Messages: msgs, Question: msgs[1].Content, MaxTokens: 300})
+	reply, err := model.Ask(ctx, causeway.ModelRequest{Messages: msgs, Question: msgs[1].Content, MaxTokens: 300,
+		Schema: judgeSchema, SchemaName: "causeway_judgement"})
 	if err != nil {
 		j.Error = err.Error()
 		return j

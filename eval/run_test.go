@@ -140,7 +140,7 @@ func TestRunKeepAndFailures(t *testing.T) {
 	if bad.Error == "" || bad.RootCauseHit || bad.EvidenceRecallPacked != 1 || bad.CitationsTotal != 0 {
 		t.Errorf("garbage model: %+v", bad)
 	}
-	if bad.CostUSD != 2+0.01 || bad.Unpriced {
+	if bad.CostUSD != 2*(2+0.01) || bad.Unpriced { // the answer and its repair round
 		t.Errorf("garbage model cost %v", bad.CostUSD)
 	}
 	if good.Error != "" || !good.RootCauseHit || good.Control != nil || good.ControlCorrect != nil {

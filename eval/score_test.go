@@ -141,7 +141,7 @@ func TestPrices(t *testing.T) {
 		}
 	}
 	model, price, err := ParsePrice("gpt-x=2.5/10/1.25")
-	if err != nil || model != "gpt-x" || price != (Price{2.5, 10, 1.25}) {
+	if err != nil || model != "gpt-x" || price != (Price{Input: 2.5, Output: 10, CachedInput: 1.25}) {
 		t.Errorf("ParsePrice = %s %+v %v", model, price, err)
 	}
 	for _, bad := range []string{"gpt-x", "gpt-x=1", "=1/2", "m=a/b", "m=-1/2"} {

@@ -73,8 +73,15 @@ func (s *Service) ImportBundle(ctx context.Context, dir string, opts ImportOptio
 			return nil, nil, err
 		}
 	}
-	sink := &incidentSink{id: inc.ID, next: chunking.Annotate(s.DB, s.Tokenizer)}
+	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	ann.Pipeline = true
+	sink := &incidentSink{id: inc.ID, next: ann}
 	rep, err := files.Import(ctx, dir, sink, files.Options{Logger: s.Logger, Progress: opts.Progress})
+	// Flush finishes the last writes and stores the templates, also after
+	// a failure, so that what was imported is complete.
+	if ferr := ann.Flush(ctx); ferr != nil && err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return inc, rep, fmt.Errorf("import bundle %s: %w", dir, err)
 	}
@@ -106,6 +113,12 @@ type Request struct {
 	Status func(status string)
 	// Created, when set, is told the investigation's id once it is stored.
 	Created func(id int64)
+	// Packed, when set, is told the pack before the model is asked.
+	Packed func(pack *causeway.Pack)
+	// Record stores the investigation as it progresses; nil means the
+	// service's database. A queue worker passes one that writes only while
+	// it holds the job (see Execute).
+	Record Recorder
 }
 
 // Outcome is a finished investigation with what it was built from.
@@ -135,10 +148,14 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 	if err != nil {
 		return nil, err
 	}
+	rec := req.Record
+	if rec == nil {
+		rec = s.DB
+	}
 	var invID int64
 	status := func(st string) {
 		if invID != 0 {
-			if err := s.DB.SetInvestigationStatus(ctx, invID, st); err != nil {
+			if err := rec.SetInvestigationStatus(ctx, invID, st); err != nil {
 				s.Logger.Warn("record investigation status", "investigation", invID, "status", st, "error", err)
 			}
 		}
@@ -147,7 +164,7 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 		}
 	}
 	inv := &causeway.Investigation{IncidentID: inc.ID, Question: req.Question, Budget: req.Budget, Model: model.Name(), Status: causeway.StatusPacking}
-	if err := s.DB.CreateInvestigation(ctx, inv); err != nil {
+	if err := rec.CreateInvestigation(ctx, inv); err != nil {
 		return nil, err
 	}
 	invID = inv.ID
@@ -163,7 +180,7 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 		inv.Error = err.Error()
 		inv.Timings.TotalMS = s.Now().Sub(start).Milliseconds()
 		// The caller's context may be what failed; the record must still land.
-		if serr := s.DB.FinishInvestigation(context.WithoutCancel(ctx), inv, contextNums(out.Pack)); serr != nil {
+		if serr := rec.FinishInvestigation(context.WithoutCancel(ctx), inv, contextNums(out.Pack)); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		return out, err
@@ -176,7 +193,7 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 	packStart := s.Now()
 	packer := chunking.NewPacker(s.Tokenizer)
 	packer.Logger = s.Logger
-	pack, err := packer.Pack(ctx, inc, s.DB, req.Budget)
+	pack, _, err := packer.PackFor(ctx, inc, s.DB, chunking.Request{Question: req.Question, Budget: req.Budget})
 	if err != nil {
 		return fail(err)
 	}
@@ -185,10 +202,25 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 	if len(pack.Lines) == 0 {
 		return fail(causeway.Errorf(causeway.EINVALID, "incident %d has no evidence lines in its window to investigate", inc.ID))
 	}
+	if req.Packed != nil {
+		req.Packed(pack)
+	}
 
 	status(causeway.StatusAsking)
-	res, err := prompt.Ask(ctx, model, pack, req.Question, s.DB, prompt.AskOptions{Stream: req.Stream, Now: s.Now})
+	res, err := prompt.Ask(ctx, model, pack, req.Question, s.DB, prompt.AskOptions{
+		Stream: req.Stream, Now: s.Now, Logger: s.Logger,
+		Repair: prompt.Repair,
+		Count:  s.Tokenizer.Count,
+		// When the endpoint refuses the prompt as too long, repack smaller.
+		Repack: func(ctx context.Context, budget int) (*causeway.Pack, error) {
+			p, _, err := packer.PackFor(ctx, inc, s.DB, chunking.Request{Question: req.Question, Budget: budget})
+			return p, err
+		},
+	})
 	out.Result = res
+	if res != nil && res.Pack != nil {
+		pack, out.Pack = res.Pack, res.Pack // after a refusal, the smaller pack is what the model saw
+	}
 	if res != nil {
 		inv.Answer, inv.Verdict, inv.Usage = res.Answer, res.Verdict, res.Usage
 		inv.RawReply, inv.PromptVersion, inv.ContextHash = res.RawReply, res.PromptVersion, res.ContextHash
@@ -203,7 +235,7 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 	}
 	inv.Status = causeway.StatusDone
 	inv.Timings.TotalMS = s.Now().Sub(start).Milliseconds()
-	if err := s.DB.FinishInvestigation(ctx, inv, contextNums(pack)); err != nil {
+	if err := rec.FinishInvestigation(ctx, inv, contextNums(pack)); err != nil {
 		return out, err
 	}
 	return out, nil

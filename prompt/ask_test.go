@@ -61,9 +61,10 @@ func TestAsk(t *testing.T) {
 	if res.RawReply != "Sure! "+goodReply || res.Model != "scripted-v2" {
 		t.Errorf("raw reply %q model %q", res.RawReply, res.Model)
 	}
-	wantUsage := causeway.Usage{PromptTokens: 900, CompletionTokens: 80, CachedTokens: 512, ContextTokens: 212}
-	if res.Usage != wantUsage {
-		t.Errorf("usage = %+v, want %+v", res.Usage, wantUsage)
+	u := res.Usage
+	if u.PromptTokens != 900 || u.CompletionTokens != 80 || u.CachedTokens != 512 || u.ContextTokens != 212 || u.WallMS != 10 ||
+		len(u.Calls) != 1 || u.Calls[0].Stage != "answer" || u.Calls[0].PromptTokens != 900 || u.Calls[0].Model != "scripted-v2" {
+		t.Errorf("usage = %+v, want the reply's tokens, one call, the pack's context tokens", u)
 	}
 	if res.Timings.AskMS != 10 || res.Timings.VerifyMS != 10 || res.Timings.TotalMS <= res.Timings.AskMS {
 		t.Errorf("timings = %+v", res.Timings)

@@ -128,14 +128,15 @@ func matchBrace(text string, start int) int {
 // wireAnswer is the answer as models actually write it: tolerant of the
 // small deviations that do not change its meaning.
 type wireAnswer struct {
-	RootCause     flexString  `json:"root_cause"`
-	Summary       flexString  `json:"summary"`
-	CausalChain   []wireStep  `json:"causal_chain"`
-	Claims        []wireClaim `json:"claims"`
-	RuledOut      []wireRuled `json:"ruled_out"`
-	Remediation   flexStrings `json:"remediation"`
-	OpenQuestions flexStrings `json:"open_questions"`
-	Confidence    flexFloat   `json:"confidence"`
+	RelevantLines []wireCitation `json:"relevant_lines"`
+	RootCause     flexString     `json:"root_cause"`
+	Summary       flexString     `json:"summary"`
+	CausalChain   []wireStep     `json:"causal_chain"`
+	Claims        []wireClaim    `json:"claims"`
+	RuledOut      []wireRuled    `json:"ruled_out"`
+	Remediation   flexStrings    `json:"remediation"`
+	OpenQuestions flexStrings    `json:"open_questions"`
+	Confidence    flexFloat      `json:"confidence"`
 }
 
 type wireStep struct {
@@ -280,6 +281,9 @@ func (w *wireAnswer) answer() *causeway.Answer {
 		Remediation:   nonNil(w.Remediation),
 		OpenQuestions: nonNil(w.OpenQuestions),
 		Confidence:    confidence(float64(w.Confidence)),
+	}
+	if len(w.RelevantLines) > 0 {
+		a.RelevantLines = citations(w.RelevantLines)
 	}
 	for i, s := range w.CausalChain {
 		n := int(s.Step)

@@ -26,27 +26,28 @@ import (
 // Version names the prompt templates and answer schema. It is stored with
 // every investigation so that answers are compared across prompt changes;
 // a test fails when the templates change and Version does not.
-const Version = "2026-11-22.2"
+const Version = "2026-11-23.1"
 
 // DefaultQuestion is asked when the caller gives none.
 const DefaultQuestion = "What is the root cause of this incident?"
 
-//go:embed templates/*.tmpl templates/answer.schema.json
+//go:embed templates/*.tmpl templates/*.schema.json
 var templateFS embed.FS
 
 var (
-	templates = template.Must(template.New("").ParseFS(templateFS, "templates/*.tmpl"))
-	schema    = mustCompactSchema()
+	templates      = template.Must(template.New("").ParseFS(templateFS, "templates/*.tmpl"))
+	schema         = mustCompactSchema("templates/answer.schema.json")
+	findingsSchema = mustCompactSchema("templates/findings.schema.json")
 )
 
-func mustCompactSchema() []byte {
-	raw, err := templateFS.ReadFile("templates/answer.schema.json")
+func mustCompactSchema(name string) []byte {
+	raw, err := templateFS.ReadFile(name)
 	if err != nil {
 		panic(err)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		panic(fmt.Sprintf("answer schema: %v", err))
+		panic(fmt.Sprintf("%s: %v", name, err))
 	}
 	return buf.Bytes()
 }
@@ -59,6 +60,15 @@ func AnswerSchema() json.RawMessage {
 
 // AnswerSchemaName is the schema's name in a response_format request.
 const AnswerSchemaName = "causeway_answer"
+
+// FindingsSchema returns the JSON Schema of one map-reduce window's reply:
+// {"findings": [{"text", "citations"}]}. The caller owns the returned bytes.
+func FindingsSchema() json.RawMessage {
+	return bytes.Clone(findingsSchema)
+}
+
+// FindingsSchemaName is the findings schema's name in a response_format.
+const FindingsSchemaName = "causeway_findings"
 
 // Build renders the conversation for one question about a pack: the system
 // instructions, the incident context (header and evidence), and the question
@@ -107,6 +117,10 @@ type contextData struct {
 	Groups     []sourceGroup
 	Empty      []string
 	Digest     string // the builtin analyzer's signals; from the pack alone, so the prefix is the same for every question
+	// PackDigest is the packer's account of its strongest signals, counted
+	// in the pack's tokens. It quotes masked line text, so it goes inside
+	// the evidence block, defused like a line.
+	PackDigest string
 }
 
 type sourceGroup struct {
@@ -126,7 +140,15 @@ func newContextData(pack *causeway.Pack) contextData {
 		Total:      pack.Total,
 		Window:     window(pack.Lines),
 		Digest:     builtin.Digest(pack),
+		PackDigest: defuseBlock(pack.Digest),
 	}
+	d.Groups, d.Empty = sourceGroups(pack)
+	return d
+}
+
+// sourceGroups renders the pack's lines under their sources' headers, and
+// names the sources of which no line was kept.
+func sourceGroups(pack *causeway.Pack) (groups []sourceGroup, empty []string) {
 	stats := make(map[string]causeway.PackSource, len(pack.Sources))
 	for _, s := range pack.Sources {
 		stats[s.Name] = s
@@ -140,18 +162,18 @@ func newContextData(pack *causeway.Pack) contextData {
 		// The packer groups lines by source; a source that comes back later
 		// gets its header again rather than its lines reordered, because the
 		// pack's order is what was counted and what the model should read.
-		if len(d.Groups) == 0 || pack.Lines[i-1].Source != l.Source {
-			d.Groups = append(d.Groups, sourceGroup{Header: sourceHeader(l.Source, stats[l.Source], shown[l.Source])})
+		if len(groups) == 0 || pack.Lines[i-1].Source != l.Source {
+			groups = append(groups, sourceGroup{Header: sourceHeader(l.Source, stats[l.Source], shown[l.Source])})
 		}
-		g := &d.Groups[len(d.Groups)-1]
+		g := &groups[len(groups)-1]
 		g.Lines = append(g.Lines, RenderLine(l))
 	}
 	for _, s := range pack.Sources {
 		if shown[s.Name] == 0 {
-			d.Empty = append(d.Empty, sourceHeader(s.Name, s, 0))
+			empty = append(empty, sourceHeader(s.Name, s, 0))
 		}
 	}
-	return d
+	return groups, empty
 }
 
 func sourceHeader(name string, s causeway.PackSource, shown int) string {
@@ -201,6 +223,20 @@ var (
 	delimiterRE = regexp.MustCompile(`(?i)<(/?evidence)`)
 	newlineRE   = regexp.MustCompile(`[\r\n\v\f\x{2028}\x{2029}]+`)
 )
+
+// defuseBlock defuses each line of a multi-line text, keeping its lines;
+// the result is empty or ends in a newline.
+func defuseBlock(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = defuse(l)
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
 
 func defuse(s string) string {
 	if strings.ContainsAny(s, "\r\n\v\f\u2028\u2029") {

@@ -91,7 +91,66 @@ func Verify(ctx context.Context, ans *causeway.Answer, pack *causeway.Pack, look
 	if v.Total > 0 {
 		v.GroundedRatio = float64(v.Verified) / float64(v.Total)
 	}
+	judgeClaims(v, ans)
 	return v, nil
+}
+
+// judgeClaims gives every statement of the answer its verdict from those of
+// its citations: grounded when all verified, partial when some did,
+// ungrounded when none did or it cites nothing.
+func judgeClaims(v *causeway.Verdict, ans *causeway.Answer) {
+	type tally struct{ verified, total int }
+	byWhere := make(map[string]tally, len(v.Citations))
+	for _, cv := range v.Citations {
+		t := byWhere[cv.Where]
+		t.total++
+		if cv.Status == causeway.CitationVerified {
+			t.verified++
+		}
+		byWhere[cv.Where] = t
+	}
+	add := func(where, text string) {
+		t := byWhere[where]
+		cv := causeway.ClaimVerdict{Where: where, Text: text, Verified: t.verified, Total: t.total}
+		switch {
+		case t.total > 0 && t.verified == t.total:
+			cv.Status = causeway.ClaimGrounded
+			v.Grounded++
+		case t.verified > 0:
+			cv.Status = causeway.ClaimPartial
+			v.Partial++
+		default:
+			cv.Status = causeway.ClaimUngrounded
+			v.Ungrounded++
+		}
+		v.Claims = append(v.Claims, cv)
+	}
+	for i, s := range ans.CausalChain {
+		add(fmt.Sprintf("causal_chain[%d]", i), s.Text)
+	}
+	for i, c := range ans.Claims {
+		add(fmt.Sprintf("claims[%d]", i), c.Text)
+	}
+	for i, r := range ans.RuledOut {
+		add(fmt.Sprintf("ruled_out[%d]", i), r.Hypothesis)
+	}
+	if n := len(v.Claims); n > 0 {
+		v.ClaimsGroundedRatio = float64(v.Grounded) / float64(n)
+	}
+}
+
+// Failures returns the verdicts of the citations that did not verify.
+func Failures(v *causeway.Verdict) []causeway.CitationVerdict {
+	if v == nil {
+		return nil
+	}
+	var out []causeway.CitationVerdict
+	for _, cv := range v.Citations {
+		if cv.Status != causeway.CitationVerified {
+			out = append(out, cv)
+		}
+	}
+	return out
 }
 
 func lookupLines(ctx context.Context, lookup LineLookup, incidentID int64, nums []int64) (map[int64]causeway.Line, error) {

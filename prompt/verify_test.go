@@ -138,3 +138,38 @@ func TestVerifyEmpty(t *testing.T) {
 		t.Errorf("verdict of an answer without citations = %+v", v)
 	}
 }
+
+func TestVerifyClaimVerdicts(t *testing.T) {
+	ok := causeway.Citation{ID: "L14", Quote: "no space left on device"}
+	bad := causeway.Citation{ID: "L14", Quote: "disk is full"}
+	ans := &causeway.Answer{
+		CausalChain: []causeway.Step{{Text: "disk full", Citations: []causeway.Citation{ok}}},
+		Claims: []causeway.Claim{
+			{Text: "half shown", Citations: []causeway.Citation{ok, bad}},
+			{Text: "made up", Citations: []causeway.Citation{bad}},
+			{Text: "uncited"},
+		},
+		RuledOut: []causeway.RuledOut{{Hypothesis: "DNS", Citations: []causeway.Citation{{ID: "L77", Quote: "no_healthy_upstream"}}}},
+	}
+	v, err := prompt.Verify(context.Background(), ans, smallPack(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range v.Claims {
+		got = append(got, c.Where+" "+c.Status)
+	}
+	want := []string{"causal_chain[0] grounded", "claims[0] partial", "claims[1] ungrounded", "claims[2] ungrounded", "ruled_out[0] grounded"}
+	if !slices.Equal(got, want) {
+		t.Errorf("claim verdicts\n got %q\nwant %q", got, want)
+	}
+	if v.Grounded != 2 || v.Partial != 1 || v.Ungrounded != 2 || v.ClaimsGroundedRatio != 0.4 {
+		t.Errorf("claim counts %d/%d/%d ratio %v", v.Grounded, v.Partial, v.Ungrounded, v.ClaimsGroundedRatio)
+	}
+	if c := v.Claims[1]; c.Text != "half shown" || c.Verified != 1 || c.Total != 2 {
+		t.Errorf("claim verdict %+v", c)
+	}
+	if f := prompt.Failures(v); len(f) != 2 || f[0].Where != "claims[0]" || f[1].Where != "claims[1]" {
+		t.Errorf("failures = %+v", f)
+	}
+}

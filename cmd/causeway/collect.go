@@ -16,12 +16,13 @@ import (
 	"github.com/causeway-rca/causeway/collectors/jira"
 	"github.com/causeway-rca/causeway/collectors/k8s"
 	"github.com/causeway-rca/causeway/collectors/loki"
+	"github.com/causeway-rca/causeway/collectors/mesh"
 	"github.com/causeway-rca/causeway/collectors/prometheus"
 	"github.com/causeway-rca/causeway/collectors/slack"
 )
 
 func init() {
-	register(command{"collect", "collect an incident's evidence from k8s, prometheus, loki, slack or jira", (*Main).collect})
+	register(command{"collect", "collect an incident's evidence from k8s, mesh, prometheus, loki, slack or jira", (*Main).collect})
 }
 
 // collectKinds are the sources `causeway collect` reads, each with its
@@ -30,18 +31,21 @@ var collectKinds = map[string]struct {
 	flags func(m *Main, fs *flag.FlagSet) func() (causeway.Collector, error)
 }{
 	"k8s":        {flagsK8s},
+	"mesh":       {flagsMesh},
 	"prometheus": {flagsPrometheus},
 	"loki":       {flagsLoki},
 	"slack":      {flagsSlack},
 	"jira":       {flagsJira},
 }
 
-const collectDoc = `causeway collect k8s|prometheus|loki|slack|jira [--incident ID] [--from T --to T] [flags]
+const collectDoc = `causeway collect k8s|mesh|prometheus|loki|slack|jira [--incident ID] [--from T --to T] [flags]
 
 Collects the evidence of one source for an incident's window and stores it
 as evidence lines, through the same parsers as bundle import. Collecting the
 same window again adds nothing. A source that fails, or stops at a bound, is
-recorded with its reason and the rest is kept.
+recorded with its reason and the rest is kept. mesh reads the admin state of
+service mesh proxies and control planes (Envoy, istiod, Linkerd) through the
+Kubernetes API's port-forward, as it is when collected.
 
 Without --incident a new incident is opened for --from/--to and its id
 printed. Times are RFC 3339 (2025-08-21T03:00:00Z).
@@ -56,12 +60,12 @@ func (m *Main) collect(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stderr, collectDoc)
 			return exitError{code: 0}
 		}
-		return exitError{code: 2, msg: "collect needs a source: k8s, prometheus, loki, slack or jira\n\n" + collectDoc}
+		return exitError{code: 2, msg: "collect needs a source: k8s, mesh, prometheus, loki, slack or jira\n\n" + collectDoc}
 	}
 	kind, args := args[0], args[1:]
 	spec, ok := collectKinds[kind]
 	if !ok {
-		return exitError{code: 2, msg: fmt.Sprintf("collect: unknown source %q (want k8s, prometheus, loki, slack or jira)", kind)}
+		return exitError{code: 2, msg: fmt.Sprintf("collect: unknown source %q (want k8s, mesh, prometheus, loki, slack or jira)", kind)}
 	}
 	fs := m.newFlagSet("collect "+kind, collectDoc)
 	incidentID := fs.Int64("incident", 0, "incident to collect for (default: open a new one for --from/--to)")
@@ -132,9 +136,15 @@ func (m *Main) collect(ctx context.Context, args []string) error {
 		return err
 	}
 	p := m.newProgress()
-	sink := &countingSink{next: chunking.Annotate(db, tok), progress: p, kind: kind, sources: map[string]*causeway.Source{}}
+	ann := chunking.Annotate(db, tok)
+	sink := &countingSink{next: ann, progress: p, kind: kind, sources: map[string]*causeway.Source{}}
 	start := m.Now()
-	if err := collector.Collect(ctx, &scope, sink); err != nil {
+	err = collector.Collect(ctx, &scope, sink)
+	// Flush stores the templates of what was collected, also after a failure.
+	if ferr := ann.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
 		p.done("collect %s: stopped after %d lines: %v", kind, sink.lines, err)
 		return err
 	}
@@ -265,6 +275,48 @@ func flagsK8s(m *Main, fs *flag.FlagSet) func() (causeway.Collector, error) {
 			return nil, err
 		}
 		return k8s.NewForConfig(rc, cfg)
+	}
+}
+
+func flagsMesh(m *Main, fs *flag.FlagSet) func() (causeway.Collector, error) {
+	kubeconfig := fs.String("kubeconfig", m.Getenv("KUBECONFIG"), "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	kubecontext := fs.String("context", "", "kubeconfig context (default: the current one)")
+	namespaces := &listFlag{split: true}
+	fs.Var(namespaces, "namespace", "namespace whose mesh proxies are read; repeat or separate with commas")
+	selector := fs.String("selector", "", "label selector narrowing the namespaces' pods")
+	pods := &listFlag{split: true}
+	fs.Var(pods, "pod", "NAMESPACE/POD to read as well; repeat")
+	planes := &listFlag{split: true}
+	fs.Var(planes, "control-plane", "namespace of a mesh control plane and its gateways (default: "+strings.Join(mesh.DefaultControlPlanes, ", ")+"; \"none\" for none); repeat")
+	maxPods := fs.Int("max-pods", mesh.DefaultMaxPods, "proxies read: gateways first, then pods not ready or restarted")
+	endpoints := &listFlag{split: true}
+	fs.Var(endpoints, "endpoint", "Envoy admin request to make (default: "+strings.Join(mesh.EnvoyEndpoints, ", ")+"); repeat")
+	timeout := fs.Duration("timeout", mesh.DefaultTimeout, "time limit of the whole collection")
+	return func() (causeway.Collector, error) {
+		if len(namespaces.vals) == 0 && len(pods.vals) == 0 {
+			return nil, fmt.Errorf("give --namespace or --pod")
+		}
+		cfg := mesh.Config{Namespaces: namespaces.vals, Selector: *selector, Pods: pods.vals, MaxPods: *maxPods,
+			Endpoints: endpoints.vals, Timeout: *timeout, Logger: m.logger(), Now: m.Now}
+		switch {
+		case len(planes.vals) == 1 && planes.vals[0] == "none":
+			cfg.ControlPlanes = []string{}
+		case len(planes.vals) > 0:
+			cfg.ControlPlanes = planes.vals
+		}
+		rc, err := k8s.RESTConfig(*kubeconfig, *kubecontext)
+		if err != nil {
+			return nil, err
+		}
+		lister, err := k8s.NewPodListerForConfig(rc)
+		if err != nil {
+			return nil, err
+		}
+		forwarder, err := k8s.NewPortForwarder(rc)
+		if err != nil {
+			return nil, err
+		}
+		return mesh.New(lister, forwarder, cfg), nil
 	}
 }
 

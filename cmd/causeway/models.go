@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/causeway-rca/causeway"
+	"github.com/causeway-rca/causeway/prompt"
 	"github.com/causeway-rca/causeway/prompt/builtin"
 	"github.com/causeway-rca/causeway/prompt/openai"
 )
@@ -13,7 +16,8 @@ import (
 // modelSet resolves model names: "builtin" is the deterministic analyzer;
 // any other name is served by the OpenAI-compatible endpoint at
 // CAUSEWAY_MODEL_BASE_URL. The default is CAUSEWAY_MODEL at that endpoint
-// when one is configured, else builtin.
+// when one is configured, else builtin. docs/models.md documents every
+// variable read here.
 type modelSet struct {
 	builtin causeway.Model
 	cfg     openai.Config // zero BaseURL: no endpoint configured
@@ -38,6 +42,42 @@ func (m *Main) models() (*modelSet, error) {
 	}
 	if set.cfg.BaseURL != "" && set.cfg.Model == "" {
 		return nil, fmt.Errorf("CAUSEWAY_MODEL_BASE_URL is set but CAUSEWAY_MODEL (the model name) is not")
+	}
+	set.cfg.APIVersion = m.Getenv("CAUSEWAY_MODEL_API_VERSION")
+	if v := m.Getenv("CAUSEWAY_MODEL_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("CAUSEWAY_MODEL_TIMEOUT=%q is not a positive duration such as 10m", v)
+		}
+		set.cfg.Timeout = d
+	}
+	if v := m.Getenv("CAUSEWAY_MODEL_HEADERS"); v != "" {
+		set.cfg.Headers = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return nil, fmt.Errorf("CAUSEWAY_MODEL_HEADERS=%q: want NAME=VALUE[,NAME=VALUE]", v)
+			}
+			set.cfg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		}
+	}
+	set.cfg.Prices = prompt.Prices{}
+	if file := m.Getenv("CAUSEWAY_MODEL_PRICES"); file != "" {
+		p, err := prompt.ReadPrices(file)
+		if err != nil {
+			return nil, fmt.Errorf("CAUSEWAY_MODEL_PRICES: %w", err)
+		}
+		set.cfg.Prices = p
+	}
+	if v := m.Getenv("CAUSEWAY_MODEL_PRICE"); v != "" {
+		if set.cfg.Model == "" {
+			return nil, fmt.Errorf("CAUSEWAY_MODEL_PRICE is set but CAUSEWAY_MODEL (the model it prices) is not")
+		}
+		p, err := prompt.ParsePrice(v)
+		if err != nil {
+			return nil, fmt.Errorf("CAUSEWAY_MODEL_PRICE: %w", err)
+		}
+		set.cfg.Prices[set.cfg.Model] = p
 	}
 	return set, nil
 }

@@ -19,7 +19,13 @@
 //     @timestamp or start_time (RFC 3339, or epoch s/ms/µs/ns by
 //     magnitude). A line with no readable time takes the previous line's,
 //     flagged TimeInferred; before any, it has none. Attrs["level"] is
-//     trace, debug, info, warn, error or fatal when obvious.
+//     trace, debug, info, warn, error or fatal when obvious. An Envoy
+//     access log entry (Envoy's default text format, Istio's, or JSON with
+//     Envoy's member names) keeps its text and gets attributes:
+//     response_code, response_flags, response_code_details, route,
+//     upstream_cluster, upstream_host, duration_ms, request_id,
+//     response_meaning (from EnvoyFlags and EnvoyDetails) and fold_key
+//     ("route cluster code flags").
 //   - Events (k8s-events): one event line per core/v1 or events.k8s.io/v1
 //     Event, at lastTimestamp, series.lastObservedTime, eventTime,
 //     firstTimestamp or creationTimestamp, whichever comes first:
@@ -39,6 +45,12 @@
 //     key and the author so that it reads alone.
 //   - Docs (doc): one line per non-blank line, without time, with the
 //     heading it sits under.
+//   - Mesh admin outputs (mesh-admin): Envoy's /certs, /clusters, /stats,
+//     /memory, /server_info and /config_dump, istiod's /debug/syncz and
+//     Linkerd's /metrics, each read into a few summary lines ("envoy
+//     /certs: ... EXPIRED at ...", a line per cluster with unhealthy hosts
+//     or lowered circuit breakers or failure counters) at the time the
+//     source's "at" label gives.
 //
 // Every text is made storable in Postgres: invalid UTF-8 becomes U+FFFD,
 // NUL bytes go, and a line over Options.MaxLineBytes is cut with a

@@ -47,7 +47,7 @@ func FuzzLogTime(f *testing.F) {
 		if st.end < 0 || st.end > len(b) || (st.strip && st.end == 0) {
 			t.Fatalf("stamp end %d out of line of %d bytes", st.end, len(b))
 		}
-		text, _, _ := splitLogLine(b, 2025)
+		text, _, _, _ := splitLogLine(b, 2025)
 		if len(text) > len(b) || !bytes.HasSuffix(b, text) {
 			t.Fatalf("text %q is not a suffix of %q", text, b)
 		}

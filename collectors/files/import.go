@@ -24,10 +24,11 @@ var folderKinds = map[string]causeway.SourceKind{
 	"chat":    causeway.KindSlack,
 	"tickets": causeway.KindJira,
 	"docs":    causeway.KindDoc,
+	"mesh":    KindMeshAdmin,
 }
 
 // folders lists folderKinds in the order messages name them.
-var folders = []string{"logs", "events", "objects", "metrics", "chat", "tickets", "docs"}
+var folders = []string{"logs", "events", "objects", "metrics", "chat", "tickets", "docs", "mesh"}
 
 // slackMeta are the files of a Slack export's top level that describe the
 // workspace rather than hold messages.
@@ -92,7 +93,7 @@ type bundleFile struct {
 
 // Import reads every evidence file of the bundle in dir (the incident
 // bundle format: incident.yaml, logs/, events/, objects/, metrics/, chat/,
-// tickets/, docs/) in path order and writes its lines to sink, at most
+// tickets/, docs/, mesh/) in path order and writes its lines to sink, at most
 // Options.BatchLines per call. Files listed in incident.yaml take their
 // kind, labels and query from it; others take the kind of their folder.
 // Each source's last WriteLines call carries its final Lines and Error,

@@ -26,23 +26,38 @@ func parseLog(o *out, in *input, kind causeway.LineKind) error {
 		if blank(raw) {
 			continue
 		}
-		text, t, level := splitLogLine(raw, o.opts.Year)
+		text, t, level, isJSON := splitLogLine(raw, o.opts.Year)
 		l := causeway.Line{Kind: kind, Text: string(text), Time: t}
 		if t.IsZero() {
 			l.Time, l.TimeInferred = prev, true
 		} else {
 			prev = t
 		}
-		if level != "" {
-			l.Attrs = o.attrs(1)
-			l.Attrs["level"] = level
-		} else {
-			l.Attrs = o.attrs(0)
-		}
+		l.Attrs = o.logAttrs(text, level, isJSON)
 		if err := o.add(l); err != nil {
 			return err
 		}
 	}
+}
+
+// logAttrs returns a log line's attributes: the source's labels, its
+// level, and what it says as an Envoy access log entry when it is one.
+func (o *out) logAttrs(text []byte, level string, isJSON bool) map[string]string {
+	access, isAccess := envoyAccessLine(text, isJSON)
+	var m map[string]string
+	switch {
+	case isAccess:
+		m = o.attrs(accessAttrs + 1)
+		access.setAttrs(m)
+	case level != "":
+		m = o.attrs(1)
+	default:
+		return o.attrs(0)
+	}
+	if level != "" {
+		m["level"] = level
+	}
+	return m
 }
 
 func blank(b []byte) bool {
@@ -58,8 +73,9 @@ func blank(b []byte) bool {
 // line without its leading ISO stamp (rendered separately), or the whole
 // line for formats whose stamp is part of how they read. Only the first
 // stamp is stripped, so a `kubectl logs --timestamps` prefix goes and the
-// application's own stamp stays.
-func splitLogLine(raw []byte, year int) (text []byte, t time.Time, level string) {
+// application's own stamp stays. isJSON says that text is one valid JSON
+// object.
+func splitLogLine(raw []byte, year int) (text []byte, t time.Time, level string, isJSON bool) {
 	text = raw
 	st, ok := parseStamp(raw, year)
 	if ok {
@@ -73,13 +89,13 @@ func splitLogLine(raw []byte, year int) (text []byte, t time.Time, level string)
 			if !ok {
 				t, _ = jsonTime(f.time)
 			}
-			return text, t, jsonLevel(f.level)
+			return text, t, jsonLevel(f.level), true
 		}
 	}
 	if level == "" {
 		level = detectLevel(text)
 	}
-	return text, t, level
+	return text, t, level, false
 }
 
 // levelReach is how far into a line's text a level word is looked for:

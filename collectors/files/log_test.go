@@ -64,7 +64,7 @@ func TestSplitLogLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			text, got, level := splitLogLine([]byte(tt.line), 2025)
+			text, got, level, _ := splitLogLine([]byte(tt.line), 2025)
 			var gotTime string
 			if !got.IsZero() {
 				gotTime = got.UTC().Format(time.RFC3339Nano)

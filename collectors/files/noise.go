@@ -400,17 +400,12 @@ func (g *fillerGen) line(i, n int) causeway.Line {
 		return g.ns.ev.line(g, t, i)
 	}
 	g.buf = g.ns.style.render(g, t, g.buf[:0])
-	text, lt, level := splitLogLine(g.buf, g.ns.year)
+	text, lt, level, isJSON := splitLogLine(g.buf, g.ns.year)
 	l := causeway.Line{Kind: causeway.LineLog, Text: string(text), Time: lt}
 	if lt.IsZero() {
 		l.Time = t.UTC()
 	}
-	if level != "" {
-		l.Attrs = g.out.attrs(1)
-		l.Attrs["level"] = level
-	} else {
-		l.Attrs = g.out.attrs(0)
-	}
+	l.Attrs = g.out.logAttrs(text, level, isJSON)
 	return l
 }
 

@@ -96,6 +96,8 @@ func Parse(ctx context.Context, src causeway.Source, r io.Reader, opts Options, 
 		err = parseStructured(o, in, causeway.LineComment, parseJira)
 	case causeway.KindDoc:
 		err = parseDoc(o, in)
+	case KindMeshAdmin:
+		err = parseMeshAdmin(o, in)
 	default:
 		err = fmt.Errorf("unknown source kind %q", src.Kind)
 	}

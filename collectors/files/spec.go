@@ -146,7 +146,7 @@ func parseSpec(data []byte) (*Spec, error) {
 			return nil, fmt.Errorf("sources[%d]: path %q is listed twice", i, src.Path)
 		}
 		seen[clean] = true
-		if src.Kind != "" && !src.Kind.Valid() {
+		if src.Kind != "" && !ValidKind(src.Kind) {
 			return nil, fmt.Errorf("sources[%d] (%s): unknown kind %q (want one of %s)", i, src.Path, src.Kind, kindList)
 		}
 	}
@@ -159,5 +159,5 @@ func parseSpec(data []byte) (*Spec, error) {
 var kindList = strings.Join([]string{
 	string(causeway.KindPodLog), string(causeway.KindEvents), string(causeway.KindObjects),
 	string(causeway.KindPrometheus), string(causeway.KindSlack), string(causeway.KindJira),
-	string(causeway.KindLog), string(causeway.KindDoc),
+	string(causeway.KindLog), string(causeway.KindDoc), string(KindMeshAdmin),
 }, ", ")

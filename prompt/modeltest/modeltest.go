@@ -53,6 +53,30 @@ type Request struct {
 
 	Header http.Header `json:"-"`
 	Body   []byte      `json:"-"`
+	// Path is the URL path the request came to; Deployment is the Azure
+	// deployment named in it and APIVersion its api-version parameter.
+	Path       string `json:"-"`
+	Deployment string `json:"-"`
+	APIVersion string `json:"-"`
+}
+
+// Schema is the name of the JSON schema the request asked for, "" when it
+// asked for none.
+func (r Request) Schema() string {
+	if r.ResponseFormat == nil || r.ResponseFormat.JSONSchema == nil {
+		return ""
+	}
+	return r.ResponseFormat.JSONSchema.Name
+}
+
+// Text is every message's content, joined.
+func (r Request) Text() string {
+	var b strings.Builder
+	for _, m := range r.Messages {
+		b.WriteString(m.Content)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // Format is the request's response_format type, "" when it sent none.
@@ -109,6 +133,9 @@ type Reply struct {
 	Usage *Usage
 	// Model is the model the reply names; "" echoes the request's.
 	Model string
+	// FinishReason overrides "stop", e.g. "length" for a reply cut off at
+	// max_tokens.
+	FinishReason string
 }
 
 // Error returns a Reply that fails with status, in OpenAI's error shape.
@@ -145,16 +172,47 @@ func RejectJSONObject() Option {
 // WithChunkSize sets how many bytes of content each stream chunk carries.
 func WithChunkSize(n int) Option { return func(s *Server) { s.chunkSize = max(n, 1) } }
 
+// RejectMaxTokens makes the server refuse max_tokens with 400 asking for
+// max_completion_tokens, as OpenAI's reasoning models do.
+func RejectMaxTokens() Option { return func(s *Server) { s.rejectMaxTokens = true } }
+
+// WithContext makes the server refuse, as OpenAI does (400
+// context_length_exceeded, with the numbers in the message), a request
+// whose messages count more than limit tokens by count (nil: four bytes a
+// token) plus max_tokens.
+func WithContext(limit int, count func(string) int) Option {
+	return func(s *Server) {
+		s.contextLimit = limit
+		s.count = count
+	}
+}
+
+// Tokens counts a request's prompt as a WithContext server does.
+func (s *Server) Tokens(r Request) int {
+	n := 0
+	for _, m := range r.Messages {
+		if s.count != nil {
+			n += s.count(m.Content)
+		} else {
+			n += len(m.Content) / 4
+		}
+	}
+	return n
+}
+
 // Server is an OpenAI-compatible test server. Replies come from the queue
 // (Enqueue) first, then from the handler (Handle); with neither, a request
 // fails with 500 and a message saying nothing was scripted.
 type Server struct {
 	srv *httptest.Server
 
-	apiKey        string
-	models        []string
-	rejectFormats []string
-	chunkSize     int
+	apiKey          string
+	models          []string
+	rejectFormats   []string
+	rejectMaxTokens bool
+	contextLimit    int
+	count           func(string) int
+	chunkSize       int
 
 	mu       sync.Mutex
 	queue    []Reply
@@ -172,6 +230,11 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("GET /v1/models", s.listModels)
+	// Azure OpenAI: deployment URLs with api-version, and the v1 API.
+	mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.chat)
+	mux.HandleFunc("GET /openai/models", s.listModels)
+	mux.HandleFunc("POST /openai/v1/chat/completions", s.chat)
+	mux.HandleFunc("GET /openai/v1/models", s.listModels)
 	s.srv = httptest.NewServer(mux)
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -179,6 +242,16 @@ func New(tb testing.TB, opts ...Option) *Server {
 
 // BaseURL is the API base, e.g. http://127.0.0.1:port/v1.
 func (s *Server) BaseURL() string { return s.srv.URL + "/v1" }
+
+// URL is the server's root, e.g. http://127.0.0.1:port: the base of an
+// Azure resource endpoint.
+func (s *Server) URL() string { return s.srv.URL }
+
+// authorized reports whether r carries the server's key, as a bearer token
+// or in Azure's api-key header.
+func (s *Server) authorized(r *http.Request) bool {
+	return s.apiKey == "" || r.Header.Get("Authorization") == "Bearer "+s.apiKey || r.Header.Get("api-key") == s.apiKey
+}
 
 // Enqueue adds replies to be sent in order, one per request.
 func (s *Server) Enqueue(replies ...Reply) {
@@ -213,13 +286,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Header, req.Body = r.Header.Clone(), body
+	req.Path, req.Deployment, req.APIVersion = r.URL.Path, r.PathValue("deployment"), r.URL.Query().Get("api-version")
+	if req.Model == "" {
+		req.Model = req.Deployment
+	}
 
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
 
 	switch {
-	case s.apiKey != "" && r.Header.Get("Authorization") != "Bearer "+s.apiKey:
+	case !s.authorized(r):
 		writeError(w, Reply{Status: http.StatusUnauthorized, ErrorType: "invalid_request_error", ErrorCode: "invalid_api_key",
 			Message: "Incorrect API key provided."})
 		return
@@ -230,6 +307,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	case req.ResponseFormat != nil && slices.Contains(s.rejectFormats, req.ResponseFormat.Type):
 		writeError(w, Reply{Status: http.StatusBadRequest, ErrorType: "invalid_request_error", ErrorParam: "response_format",
 			Message: fmt.Sprintf("Invalid parameter: 'response_format' of type '%s' is not supported with this model.", req.ResponseFormat.Type)})
+		return
+	case s.rejectMaxTokens && req.MaxTokens > 0:
+		writeError(w, Reply{Status: http.StatusBadRequest, ErrorType: "invalid_request_error", ErrorParam: "max_tokens", ErrorCode: "unsupported_parameter",
+			Message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."})
+		return
+	case s.contextLimit > 0 && s.Tokens(req)+req.MaxTokens+req.MaxCompletionTokens > s.contextLimit:
+		writeError(w, Reply{Status: http.StatusBadRequest, ErrorType: "invalid_request_error", ErrorParam: "messages", ErrorCode: "context_length_exceeded",
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.",
+				s.contextLimit, s.Tokens(req)+req.MaxTokens+req.MaxCompletionTokens)})
 		return
 	}
 	s.mu.Lock()
@@ -277,7 +363,7 @@ func (s *Server) next(req Request) (Reply, bool) {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	if s.apiKey != "" && r.Header.Get("Authorization") != "Bearer "+s.apiKey {
+	if !s.authorized(r) {
 		writeError(w, Reply{Status: http.StatusUnauthorized, ErrorType: "invalid_request_error", ErrorCode: "invalid_api_key",
 			Message: "Incorrect API key provided."})
 		return
@@ -343,7 +429,7 @@ func completion(req Request, reply Reply) any {
 	}{
 		ID: "chatcmpl-modeltest", Object: "chat.completion", Created: time.Now().Unix(),
 		Model:   cmp.Or(reply.Model, req.Model),
-		Choices: []choice{{Message: message{Role: "assistant", Content: reply.Content}, FinishReason: "stop"}},
+		Choices: []choice{{Message: message{Role: "assistant", Content: reply.Content}, FinishReason: cmp.Or(reply.FinishReason, "stop")}},
 		Usage:   usage(req, reply),
 	}
 }
@@ -395,7 +481,7 @@ func (s *Server) stream(w http.ResponseWriter, req Request, reply Reply) {
 		}
 		send(chunk{Choices: []streamChoice{{Delta: delta{Content: p}}}})
 	}
-	stop := "stop"
+	stop := cmp.Or(reply.FinishReason, "stop")
 	send(chunk{Choices: []streamChoice{{Delta: delta{}, FinishReason: &stop}}})
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		u := usage(req, reply)

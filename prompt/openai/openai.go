@@ -1,21 +1,25 @@
 // Package openai is the causeway.Model for OpenAI-compatible chat completion
-// endpoints (OpenAI, vLLM, Ollama, llama.cpp server, OpenRouter, MiniMax...),
-// built on github.com/sashabaranov/go-openai.
+// endpoints (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp server,
+// OpenRouter, MiniMax...), built on github.com/sashabaranov/go-openai.
 //
-// It asks for the answer schema as a strict json_schema response format,
-// falls back to JSON mode and then to plain text on endpoints that refuse
-// it, retries rate limits and server errors with backoff, and streams when
-// asked to.
+// It asks for the answer schema (or the request's own) as a strict
+// json_schema response format, falls back to JSON mode and then to plain
+// text on endpoints that refuse it, switches to max_completion_tokens for
+// models that refuse max_tokens, retries rate limits and server errors with
+// backoff, streams when asked to, and prices each reply from its table.
 package openai
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,10 +33,29 @@ import (
 // Config says which endpoint and model to use.
 type Config struct {
 	// BaseURL is the API base, e.g. https://api.openai.com/v1 or
-	// http://localhost:8000/v1 for vLLM.
+	// http://localhost:8000/v1 for vLLM. For Azure OpenAI it is the
+	// resource endpoint, https://RESOURCE.openai.azure.com, with APIVersion;
+	// or https://RESOURCE.openai.azure.com/openai/v1 for Azure's v1 API.
 	BaseURL string
 	APIKey  string
-	Model   string
+	// Model is the model name; for Azure OpenAI with APIVersion, the
+	// deployment name.
+	Model string
+	// APIVersion is Azure OpenAI's api-version query parameter, e.g.
+	// 2024-10-21. Setting it selects Azure's deployment URLs
+	// (/openai/deployments/MODEL/chat/completions) and the api-key header.
+	APIVersion string
+	// Azure sends the key in the api-key header instead of as a bearer
+	// token. It is implied by APIVersion and by an Azure host name
+	// (*.openai.azure.com, *.cognitiveservices.azure.com,
+	// *.services.ai.azure.com).
+	Azure bool
+	// Headers are sent with every request, e.g. OpenRouter's HTTP-Referer
+	// and X-Title.
+	Headers map[string]string
+	// Prices prices each reply by model name (the configured one, else the
+	// one the endpoint names); a model without a price reports none.
+	Prices prompt.Prices
 	// ContextTokens is the model's context size; 0 means 128,000.
 	ContextTokens int
 	// Timeout bounds one Ask, retries included; 0 means 10 minutes.
@@ -75,9 +98,14 @@ type Client struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	retry   *retryDoer
+	prices  prompt.Prices
+	azure   bool
 	// format is the strictest response format the endpoint accepted; once
 	// it refused one, the client does not offer it again.
 	format atomic.Int32
+	// completionTokens is set once the endpoint refused max_tokens (OpenAI's
+	// reasoning models want max_completion_tokens).
+	completionTokens atomic.Bool
 }
 
 var _ causeway.Model = (*Client)(nil)
@@ -96,6 +124,8 @@ func New(cfg Config) (*Client, error) {
 		context: cfg.ContextTokens,
 		timeout: cfg.Timeout,
 		logger:  cfg.Logger,
+		prices:  cfg.Prices,
+		azure:   cfg.Azure || cfg.APIVersion != "" || azureHost(u.Hostname()),
 	}
 	if c.context <= 0 {
 		c.context = DefaultContextTokens
@@ -117,13 +147,47 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c.retry = &retryDoer{client: hc, maxRetries: retries, logger: c.logger, sleep: sleep}
+	c.retry = &retryDoer{client: hc, maxRetries: retries, logger: c.logger, sleep: sleep, header: http.Header{}}
+	for k, v := range cfg.Headers {
+		c.retry.header.Set(k, v)
+	}
 
-	oc := goopenai.DefaultConfig(cfg.APIKey)
-	oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	var oc goopenai.ClientConfig
+	switch {
+	case cfg.APIVersion != "":
+		// Azure's deployment URLs: go-openai inserts
+		// /openai/deployments/MODEL itself, so the base is the resource.
+		base := strings.TrimSuffix(strings.TrimRight(cfg.BaseURL, "/"), "/openai")
+		oc = goopenai.DefaultAzureConfig(cfg.APIKey, base)
+		oc.APIVersion = cfg.APIVersion
+		// The model is the deployment's name, used as given.
+		oc.AzureModelMapperFunc = func(model string) string { return model }
+	case c.azure:
+		// Azure's v1 API speaks OpenAI's paths but wants the key in api-key.
+		oc = goopenai.DefaultConfig("")
+		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+		if cfg.APIKey != "" {
+			c.retry.header.Set(goopenai.AzureAPIKeyHeader, cfg.APIKey)
+		}
+	default:
+		oc = goopenai.DefaultConfig(cfg.APIKey)
+		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	}
 	oc.HTTPClient = c.retry
 	c.api = goopenai.NewClientWithConfig(oc)
 	return c, nil
+}
+
+// azureHost reports whether host is an Azure OpenAI (or AI Foundry)
+// endpoint, which authenticates with the api-key header.
+func azureHost(host string) bool {
+	host = strings.ToLower(host)
+	for _, suffix := range []string{".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"} {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // Name is the model's name as configured.
@@ -133,11 +197,15 @@ func (c *Client) Name() string { return c.model }
 func (c *Client) ContextTokens() int { return c.context }
 
 // Check asks the endpoint for its models and reports a wrong key, an
-// unreachable endpoint or a model it does not serve.
+// unreachable endpoint or a model it does not serve. On Azure, where the
+// model is a deployment that the list does not name, it checks the key.
 func (c *Client) Check(ctx context.Context) error {
 	list, err := c.api.ListModels(ctx)
 	if err != nil {
 		return c.wrap(err, "list models")
+	}
+	if c.azure {
+		return nil
 	}
 	var names []string
 	for _, m := range list.Models {
@@ -161,14 +229,18 @@ func (c *Client) Ask(ctx context.Context, req causeway.ModelRequest) (*causeway.
 	for _, m := range req.Messages {
 		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: m.Role, Content: m.Content})
 	}
-	for f := format(c.format.Load()); ; f++ {
+	for f := format(c.format.Load()); ; {
 		creq := goopenai.ChatCompletionRequest{
 			Model:          c.model,
 			Messages:       msgs,
-			ResponseFormat: responseFormat(f),
+			ResponseFormat: responseFormat(f, req),
 		}
-		//lint:ignore SA1019 max_tokens is the field every OpenAI-compatible server reads; max_completion_tokens is newer and not universal
-		creq.MaxTokens = req.MaxTokens
+		if c.completionTokens.Load() {
+			creq.MaxCompletionTokens = req.MaxTokens
+		} else {
+			//lint:ignore SA1019 max_tokens is the field every OpenAI-compatible server reads; max_completion_tokens is newer and not universal
+			creq.MaxTokens = req.MaxTokens
+		}
 		var (
 			reply *causeway.ModelReply
 			err   error
@@ -179,7 +251,13 @@ func (c *Client) Ask(ctx context.Context, req causeway.ModelRequest) (*causeway.
 			reply, err = c.complete(ctx, creq)
 		}
 		if err == nil {
+			c.price(reply)
 			return reply, nil
+		}
+		if req.MaxTokens > 0 && !c.completionTokens.Load() && refusesMaxTokens(err) {
+			c.completionTokens.Store(true)
+			c.logger.InfoContext(ctx, "model endpoint refused max_tokens; sending max_completion_tokens", "model", c.model)
+			continue
 		}
 		if f < formatPlain && refusesFormat(err) {
 			// Remember the refusal so that later questions do not pay
@@ -188,20 +266,37 @@ func (c *Client) Ask(ctx context.Context, req causeway.ModelRequest) (*causeway.
 			c.format.CompareAndSwap(int32(f), int32(f+1))
 			c.logger.InfoContext(ctx, "model endpoint refused response format; falling back",
 				"model", c.model, "refused", f.String(), "next", (f + 1).String())
+			f++
 			continue
 		}
 		return nil, c.wrap(err, "chat completion")
 	}
 }
 
-func responseFormat(f format) *goopenai.ChatCompletionResponseFormat {
+// price sets the reply's cost from the price table.
+func (c *Client) price(reply *causeway.ModelReply) {
+	cost, ok := c.prices.Cost(c.model, reply.Usage)
+	if !ok && reply.Model != "" {
+		cost, ok = c.prices.Cost(reply.Model, reply.Usage)
+	}
+	reply.Usage.CostUSD, reply.Usage.Priced = cost, ok
+}
+
+func responseFormat(f format, req causeway.ModelRequest) *goopenai.ChatCompletionResponseFormat {
 	switch f {
 	case formatSchema:
+		name, schema := prompt.AnswerSchemaName, json.RawMessage(prompt.AnswerSchema())
+		if len(req.Schema) > 0 {
+			name, schema = req.SchemaName, json.RawMessage(req.Schema)
+			if name == "" {
+				name = "reply"
+			}
+		}
 		return &goopenai.ChatCompletionResponseFormat{
 			Type: goopenai.ChatCompletionResponseFormatTypeJSONSchema,
 			JSONSchema: &goopenai.ChatCompletionResponseFormatJSONSchema{
-				Name:   prompt.AnswerSchemaName,
-				Schema: prompt.AnswerSchema(),
+				Name:   name,
+				Schema: schema,
 				Strict: true,
 			},
 		}
@@ -220,9 +315,10 @@ func (c *Client) complete(ctx context.Context, creq goopenai.ChatCompletionReque
 		return nil, errors.New("reply has no choices")
 	}
 	return &causeway.ModelReply{
-		Text:  resp.Choices[0].Message.Content,
-		Model: resp.Model,
-		Usage: usage(&resp.Usage),
+		Text:         resp.Choices[0].Message.Content,
+		Model:        resp.Model,
+		Usage:        usage(&resp.Usage),
+		FinishReason: string(resp.Choices[0].FinishReason),
 	}, nil
 }
 
@@ -261,6 +357,7 @@ func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest
 			}
 			if ch.FinishReason != "" {
 				finished = true
+				reply.FinishReason = string(ch.FinishReason)
 			}
 		}
 	}
@@ -313,6 +410,19 @@ func refusesFormat(err error) bool {
 	return false
 }
 
+// refusesMaxTokens reports whether err is an endpoint refusing max_tokens
+// and asking for max_completion_tokens, as OpenAI's reasoning models do.
+func refusesMaxTokens(err error) bool {
+	var apiErr *goopenai.APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatusCode != http.StatusBadRequest {
+		return false
+	}
+	if apiErr.Param != nil && *apiErr.Param == "max_tokens" {
+		return true
+	}
+	return strings.Contains(apiErr.Message, "max_completion_tokens")
+}
+
 func mentionsFormat(s string) bool {
 	s = strings.ToLower(s)
 	return strings.Contains(s, "response_format") || strings.Contains(s, "json_schema") ||
@@ -334,6 +444,26 @@ func contextTooLong(apiErr *goopenai.APIError) bool {
 	msg := strings.ToLower(apiErr.Message)
 	return strings.Contains(msg, "maximum context length") || strings.Contains(msg, "context length") ||
 		strings.Contains(msg, "context size") || strings.Contains(msg, "context window")
+}
+
+var (
+	contextLimitRE = regexp.MustCompile(`(?i)maximum context length is (\d+)`)
+	contextSentRE  = regexp.MustCompile(`(?i)(?:resulted in|requested|request has|has) (\d+)(?: input)? tokens`)
+)
+
+// contextLengthError reads the numbers of a context-length refusal, in the
+// words of OpenAI ("maximum context length is 128000 tokens. However, your
+// messages resulted in 130321 tokens") and vLLM ("... you requested 9000
+// tokens").
+func contextLengthError(msg string) *prompt.ContextLengthError {
+	e := &prompt.ContextLengthError{}
+	if m := contextLimitRE.FindStringSubmatch(msg); m != nil {
+		e.Limit, _ = strconv.Atoi(m[1])
+	}
+	if m := contextSentRE.FindStringSubmatch(msg); m != nil {
+		e.Sent, _ = strconv.Atoi(m[1])
+	}
+	return e
 }
 
 // StatusCode returns the HTTP status of the endpoint's error in err's chain,
@@ -372,7 +502,7 @@ func (c *Client) wrap(err error, op string) error {
 		msg = fmt.Sprintf("the model endpoint does not serve model %q or the base URL is wrong (status 404); check CAUSEWAY_MODEL and CAUSEWAY_MODEL_BASE_URL", c.model)
 	case errors.As(err, &apiErr) && contextTooLong(apiErr):
 		msg = fmt.Sprintf("the prompt is longer than model %q's context (status %d)", c.model, status)
-		err = fmt.Errorf("%w: %w", prompt.ErrContextLength, err)
+		err = fmt.Errorf("%w: %w", contextLengthError(apiErr.Message), err)
 	case status == http.StatusTooManyRequests:
 		msg = fmt.Sprintf("the model endpoint is rate limiting (status 429) after %d retries", c.retry.maxRetries)
 	case status >= 500:

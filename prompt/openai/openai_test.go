@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -69,8 +70,8 @@ func TestAskJSONSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := causeway.ModelReply{Text: answerJSON, Model: "test-model-2025", Usage: causeway.Usage{PromptTokens: 1200, CompletionTokens: 90, CachedTokens: 1024}}
-	if *reply != want {
+	want := causeway.ModelReply{Text: answerJSON, Model: "test-model-2025", Usage: causeway.Usage{PromptTokens: 1200, CompletionTokens: 90, CachedTokens: 1024}, FinishReason: "stop"}
+	if !reflect.DeepEqual(*reply, want) {
 		t.Errorf("reply = %+v, want %+v", *reply, want)
 	}
 	got := srv.Requests()[0]
@@ -264,7 +265,7 @@ func TestAskStream(t *testing.T) {
 	if reply.Text != answerJSON || strings.Join(deltas, "") != answerJSON || len(deltas) < 10 {
 		t.Errorf("text %q from %d deltas", reply.Text, len(deltas))
 	}
-	if reply.Usage != (causeway.Usage{PromptTokens: 700, CompletionTokens: 60, CachedTokens: 640}) || reply.Model != "test-model" {
+	if !reflect.DeepEqual(reply.Usage, causeway.Usage{PromptTokens: 700, CompletionTokens: 60, CachedTokens: 640}) || reply.Model != "test-model" || reply.FinishReason != "stop" {
 		t.Errorf("usage %+v model %q, want the final chunk's usage", reply.Usage, reply.Model)
 	}
 	got := srv.Requests()[0]

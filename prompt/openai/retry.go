@@ -27,12 +27,18 @@ type retryDoer struct {
 	maxRetries int
 	logger     *slog.Logger
 	sleep      func(ctx context.Context, d time.Duration) error
+	// header is set on every request (Azure's api-key, OpenRouter's
+	// attribution headers).
+	header http.Header
 }
 
 // Do sends req, retrying 429 and 5xx responses and transport errors with
 // exponential backoff and jitter, honouring Retry-After.
 func (d *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	for k, v := range d.header {
+		req.Header[k] = v
+	}
 	canRetry := req.Body == nil || req.GetBody != nil
 	for attempt := 0; ; attempt++ {
 		r := req
