@@ -56,7 +56,7 @@ serve creates an admin token, saves it to CAUSEWAY_TOKEN_FILE (default
 	logger := m.logger()
 	svc.Logger = logger
 	cfg := server.Config{Tokens: tokens, Open: *auth == "open", MaxUploadBytes: *maxUpload << 20,
-		Workers: server.WorkerConfig{Concurrency: *workers, Lease: *lease, JobTimeout: *jobTimeout}}
+		Workers: server.WorkerConfig{Concurrency: *workers, Lease: *lease, JobTimeout: *jobTimeout, Collectors: m.scopeCollectors()}}
 	if *workers == 0 {
 		cfg.Workers.Concurrency = -1
 	}
