@@ -26,6 +26,13 @@ setupChat({ incidentId, investigationId });
 setupPack({ investigationId });
 
 const progress = document.getElementById("progress");
+const latest = document.getElementById("latest-status");
+function showStatus(status) {
+  latest.parentElement.hidden = false;
+  latest.textContent = status;
+  latest.className = "status status-" + status;
+}
+
 function follow(id) {
   progress.hidden = false;
   const statusEl = progress.querySelector(".progress-status");
@@ -40,6 +47,7 @@ function follow(id) {
       attempt = d.attempt;
     }
     statusEl.textContent = `Investigation #${id}: ${d.status}…`;
+    showStatus(d.status);
   });
   es.addEventListener("packed", (e) => {
     const d = JSON.parse(e.data);
@@ -57,6 +65,7 @@ function follow(id) {
   es.addEventListener("end", (e) => {
     es.close();
     const d = JSON.parse(e.data);
+    showStatus(d.status);
     if (d.status === "done") {
       statusEl.textContent = `Investigation #${id}: done; loading the answer…`;
       location.reload();
