@@ -15,6 +15,7 @@ import (
 	"github.com/causeway-rca/causeway"
 	"github.com/causeway-rca/causeway/chunking"
 	"github.com/causeway-rca/causeway/collectors/files"
+	"github.com/causeway-rca/causeway/memory"
 	"github.com/causeway-rca/causeway/prompt"
 	"github.com/causeway-rca/causeway/store"
 )
@@ -30,6 +31,9 @@ type Service struct {
 	Model  func(name string) (causeway.Model, error)
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Memory, when set, gives investigations prior knowledge (Recall) and
+	// remembers confirmed root causes (Feedback).
+	Memory *memory.Memory
 }
 
 // New returns a service over db that counts tokens with tok and finds models
@@ -127,6 +131,9 @@ type Outcome struct {
 	Pack          *causeway.Pack
 	Result        *prompt.Result
 	Sources       []*causeway.Source // with their errors, to report with the answer
+	// Prior is the prior knowledge recalled for the investigation (past
+	// incidents, runbook sections), empty without a memory.
+	Prior []Prior
 }
 
 // Run packs the incident, asks the model, verifies the answer and stores the
@@ -204,6 +211,10 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 	}
 	if req.Packed != nil {
 		req.Packed(pack)
+	}
+	if out.Prior, err = s.Recall(ctx, inc, Signature(inc, req.Question, pack, nil), req.Budget); err != nil {
+		// Memory helps; an investigation does not fail without it.
+		s.Logger.Warn("recall prior knowledge", "incident", inc.ID, "error", err)
 	}
 
 	status(causeway.StatusAsking)

@@ -47,6 +47,10 @@ type Config struct {
 	ChatConcurrency int
 	// NoUI serves the API alone, without the web UI.
 	NoUI bool
+	// AlertInvestigate makes the Alertmanager webhook queue an
+	// investigation of the firing alerts' namespaces, not only open an
+	// incident.
+	AlertInvestigate bool
 	// Archive bounds what an uploaded archive unpacks to.
 	Archive investigate.ArchiveLimits
 
@@ -197,6 +201,8 @@ func (s *Server) Handler() http.Handler {
 			r.With(write).Post("/investigations", s.createInvestigation)
 			r.With(read).Get("/investigations/{id}", s.getInvestigation)
 			r.With(write).Post("/investigations/{id}/cancel", s.cancelInvestigation)
+			r.With(write).Method(http.MethodPost, "/hooks/alertmanager", s.alertHook())
+			s.memoryRoutes(r, read, write)
 			r.With(admin).Get("/tokens", s.listTokens)
 			r.With(admin).Post("/tokens", s.createToken)
 			r.With(admin).Delete("/tokens/{id}", s.revokeToken)

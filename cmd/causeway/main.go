@@ -85,7 +85,9 @@ func usage() string {
 	b.WriteString(`
 Run 'causeway <command> -h' for a command's flags.
 Environment: DATABASE_URL, CAUSEWAY_MODEL_BASE_URL, CAUSEWAY_MODEL_API_KEY,
-CAUSEWAY_MODEL, CAUSEWAY_MODEL_CONTEXT, CAUSEWAY_ENCODING.
+CAUSEWAY_MODEL, CAUSEWAY_MODEL_CONTEXT, CAUSEWAY_MODEL_API_VERSION,
+CAUSEWAY_MODEL_HEADERS, CAUSEWAY_MODEL_TIMEOUT, CAUSEWAY_MODEL_PRICES,
+CAUSEWAY_MODEL_PRICE, CAUSEWAY_ENCODING (see docs/models.md).
 `)
 	return b.String()
 }
@@ -183,6 +185,11 @@ func (m *Main) service(ctx context.Context) (*investigate.Service, error) {
 	}
 	svc := investigate.New(db, tok, models.Get)
 	svc.Now = m.Now
+	// Memory of confirmed root causes and runbooks: the local embedder
+	// needs no network, so it is always on.
+	if svc.Memory, err = m.memory(ctx); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 

@@ -37,6 +37,7 @@ serve creates an admin token, saves it to CAUSEWAY_TOKEN_FILE (default
 	jobTimeout := fs.Duration("job-timeout", 15*time.Minute, "longest one investigation may run")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on stop, how long running investigations may finish before they are requeued")
 	auth := fs.String("auth", m.env("CAUSEWAY_AUTH", "tokens"), "tokens (every /v1 request needs a token) or open (none: local demo only)")
+	alertInvestigate := fs.Bool("alert-investigate", m.Getenv("CAUSEWAY_ALERT_INVESTIGATE") != "", "an Alertmanager notification (POST /v1/hooks/alertmanager) also queues an investigation of its namespaces")
 	cors := fs.String("cors-origins", m.Getenv("CAUSEWAY_CORS_ORIGINS"), "comma-separated origins that may call the API from a browser (none by default)")
 	maxUpload := fs.Int64("max-upload-mb", 512, "largest upload (file or bundle archive), in MiB")
 	if err := fs.Parse(args); err != nil {
@@ -55,7 +56,9 @@ serve creates an admin token, saves it to CAUSEWAY_TOKEN_FILE (default
 	}
 	logger := m.logger()
 	svc.Logger = logger
-	cfg := server.Config{Tokens: tokens, Open: *auth == "open", MaxUploadBytes: *maxUpload << 20,
+	// Re-embed memory in the background when the embedder changed.
+	go svc.Memory.Background(ctx)
+	cfg := server.Config{Tokens: tokens, Open: *auth == "open", MaxUploadBytes: *maxUpload << 20, AlertInvestigate: *alertInvestigate,
 		Workers: server.WorkerConfig{Concurrency: *workers, Lease: *lease, JobTimeout: *jobTimeout, Collectors: m.scopeCollectors()}}
 	if *workers == 0 {
 		cfg.Workers.Concurrency = -1
