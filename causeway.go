@@ -380,10 +380,25 @@ type Pack struct {
 	Lines      []Line       `json:"-"`
 	Sources    []PackSource `json:"sources"`
 	Total      int64        `json:"total_lines"` // lines the incident has in the window
-	Dropped    int64        `json:"dropped_lines"`
+	// Prior is what memory recalled for this investigation, shown to the
+	// model apart from the evidence.
+	Prior   []Prior `json:"prior,omitempty"`
+	Dropped int64   `json:"dropped_lines"`
 	// Digest is the packer's short account of the strongest signals,
 	// rendered at the top of Evidence(); empty or ending in a newline.
 	Digest string `json:"digest,omitempty"`
+}
+
+// Prior is something the organization knew before this incident: a
+// runbook section or a confirmed root cause of a past incident, recalled
+// from memory. A model may cite it as "D12", but it is never evidence of
+// this incident.
+type Prior struct {
+	ID    string  `json:"id"`   // "D12"
+	Kind  string  `json:"kind"` // "incident" or "doc"
+	Title string  `json:"title"`
+	Text  string  `json:"text"`
+	Score float64 `json:"score"` // similarity to the investigation
 }
 
 // PackSource is one source's share of a pack.

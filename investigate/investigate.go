@@ -216,6 +216,7 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 		// Memory helps; an investigation does not fail without it.
 		s.Logger.Warn("recall prior knowledge", "incident", inc.ID, "error", err)
 	}
+	pack.Prior = priorForPrompt(out.Prior, s.Tokenizer, packer.Reserve)
 
 	status(causeway.StatusAsking)
 	res, err := prompt.Ask(ctx, model, pack, req.Question, s.DB, prompt.AskOptions{
@@ -225,6 +226,9 @@ func (s *Service) Run(ctx context.Context, inc *causeway.Incident, req Request) 
 		// When the endpoint refuses the prompt as too long, repack smaller.
 		Repack: func(ctx context.Context, budget int) (*causeway.Pack, error) {
 			p, _, err := packer.PackFor(ctx, inc, s.DB, chunking.Request{Question: req.Question, Budget: budget})
+			if p != nil {
+				p.Prior = pack.Prior
+			}
 			return p, err
 		},
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/causeway-rca/causeway"
+	"github.com/causeway-rca/causeway/chunking"
 	"github.com/causeway-rca/causeway/memory"
 	"github.com/causeway-rca/causeway/store"
 )
@@ -213,4 +214,27 @@ func (s *Service) Feedback(ctx context.Context, f *store.Feedback) error {
 		return err
 	}
 	return s.Memory.Confirm(ctx, inc, inv)
+}
+
+// priorForPrompt picks the recalled items the prompt shows, best first, in
+// at most a quarter of the room the packer keeps free beside the evidence,
+// so that prior knowledge never crowds out the incident's own lines.
+func priorForPrompt(items []Prior, tok *chunking.Tokenizer, reserve int) []causeway.Prior {
+	if reserve <= 0 {
+		reserve = chunking.DefaultReserve
+	}
+	room := reserve / 4
+	var out []causeway.Prior
+	for _, p := range items {
+		n := p.Tokens
+		if n == 0 {
+			n = tok.Count(p.Title + "\n" + p.Text)
+		}
+		if n > room {
+			continue
+		}
+		room -= n
+		out = append(out, causeway.Prior{ID: p.ID, Kind: p.Kind, Title: p.Title, Text: p.Text, Score: p.Score})
+	}
+	return out
 }

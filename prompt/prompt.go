@@ -26,7 +26,7 @@ import (
 // Version names the prompt templates and answer schema. It is stored with
 // every investigation so that answers are compared across prompt changes;
 // a test fails when the templates change and Version does not.
-const Version = "2026-11-23.1"
+const Version = "2026-11-23.2"
 
 // DefaultQuestion is asked when the caller gives none.
 const DefaultQuestion = "What is the root cause of this incident?"
@@ -121,6 +121,13 @@ type contextData struct {
 	// in the pack's tokens. It quotes masked line text, so it goes inside
 	// the evidence block, defused like a line.
 	PackDigest string
+	Prior      []priorItem
+}
+
+// priorItem is a recalled runbook section or past root cause, defused like
+// evidence: it is organization text, not instructions.
+type priorItem struct {
+	ID, Title, Text string
 }
 
 type sourceGroup struct {
@@ -141,6 +148,9 @@ func newContextData(pack *causeway.Pack) contextData {
 		Window:     window(pack.Lines),
 		Digest:     builtin.Digest(pack),
 		PackDigest: defuseBlock(pack.Digest),
+	}
+	for _, p := range pack.Prior {
+		d.Prior = append(d.Prior, priorItem{ID: defuse(p.ID), Title: defuse(p.Title), Text: defuseBlock(p.Text)})
 	}
 	d.Groups, d.Empty = sourceGroups(pack)
 	return d
@@ -220,7 +230,7 @@ func RenderLine(l *causeway.Line) string {
 var (
 	// A tag-like "<evidence" or "</evidence" inside a line is rendered as
 	// "<\evidence" or "<\/evidence".
-	delimiterRE = regexp.MustCompile(`(?i)<(/?evidence)`)
+	delimiterRE = regexp.MustCompile(`(?i)<(/?(?:evidence|prior))`)
 	newlineRE   = regexp.MustCompile(`[\r\n\v\f\x{2028}\x{2029}]+`)
 )
 

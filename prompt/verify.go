@@ -37,9 +37,29 @@ func Verify(ctx context.Context, ans *causeway.Answer, pack *causeway.Pack, look
 		}
 	}
 
+	prior := make(map[string]*causeway.Prior)
+	if pack != nil {
+		for i := range pack.Prior {
+			prior[strings.ToUpper(pack.Prior[i].ID)] = &pack.Prior[i]
+		}
+	}
+
 	var outside []int64
 	for _, c := range located(ans) {
 		cv := causeway.CitationVerdict{Citation: c.Citation, Where: c.where}
+		// Prior knowledge (D12) is checked against what was shown of it.
+		if p, isPrior := priorCited(prior, c.ID); isPrior {
+			cv.Status = causeway.CitationUnknownID
+			if p != nil {
+				cv.Line = p.Text
+				cv.Status = causeway.CitationQuoteMismatch
+				if QuoteMatches(c.Quote, &causeway.Line{Text: p.Title + "\n" + p.Text}) {
+					cv.Status = causeway.CitationVerified
+				}
+			}
+			v.Citations = append(v.Citations, cv)
+			continue
+		}
 		n, ok := causeway.ParseLineID(c.ID)
 		switch l := sent[n]; {
 		case !ok:
@@ -257,4 +277,14 @@ func normalizeSpace(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// priorCited reports whether id names prior knowledge ("D12"), and the
+// item when it was shown.
+func priorCited(shown map[string]*causeway.Prior, id string) (*causeway.Prior, bool) {
+	id = strings.ToUpper(strings.Trim(strings.TrimSpace(id), "[]"))
+	if len(id) < 2 || id[0] != 'D' || strings.Trim(id[1:], "0123456789") != "" {
+		return nil, false
+	}
+	return shown[id], true
 }
