@@ -36,6 +36,13 @@ func (d *decision) answer(main *decision) *causeway.Answer {
 		}
 		ans.CausalChain = append(ans.CausalChain, causeway.Step{Step: len(ans.CausalChain) + 1, Text: d.stepText(c, h), Citations: cites(h)})
 	}
+	if m := d.elsewhere; m != nil {
+		ans.RuledOut = append(ans.RuledOut, causeway.RuledOut{
+			Hypothesis: capitalize(d.q.suspect),
+			Why:        fmt.Sprintf("Wrong container: it acts on %s, while the failure is in container %s.", m.asked, m.fails),
+			Citations:  cites(m.where),
+		})
+	}
 	for _, c := range d.ruledOut[:min(len(d.ruledOut), maxRuledOut)] {
 		r := causeway.RuledOut{
 			Hypothesis: capitalize(d.describe(c)),
@@ -62,11 +69,22 @@ func (d *decision) answer(main *decision) *causeway.Answer {
 		facts = d.ev.details(root.sig, root.lead, d.scopeOf(root))
 	}
 	ty, hasTypo := d.ev.typoOf(root)
-	ans.RootCause = d.rootCause(facts, ty, hasTypo)
+	var own *owner
+	if !root.synthetic {
+		if o, ok := d.ev.ownerOf(root, d.failureStart()); ok {
+			own = &o
+		}
+	}
+	ans.RootCause = d.rootCause(facts, ty, hasTypo, own)
 	ans.Summary = d.summary(main)
 
 	support := causeway.Claim{Text: fmt.Sprintf("%s reports %s", root.lead.line.Source, root.sig.Summary), Citations: cites(root.lead)}
-	if t := root.lead.line.Time; !t.IsZero() {
+	switch t := root.lead.line.Time; {
+	case t.IsZero():
+	case root.lead.at.IsZero():
+		// A snapshot: when it was read, not when it began.
+		support.Text += " (read at " + clock(t) + ")"
+	default:
 		support.Text += " at " + clock(t)
 	}
 	support.Text += "."
@@ -104,6 +122,13 @@ func (d *decision) answer(main *decision) *causeway.Answer {
 			Citations: cites(f.hit),
 		})
 	}
+	if own != nil {
+		text := fmt.Sprintf("%s sets it: %s.", own.name, segment(own.where))
+		if own.changed {
+			text = fmt.Sprintf("%s sets it; it was last changed at %s, before the failure: %s.", own.name, clock(own.where.at), segment(own.where))
+		}
+		ans.Claims = append(ans.Claims, causeway.Claim{Text: text, Citations: cites(own.where)})
+	}
 	if hasTypo && ty.where != nil {
 		ans.Claims = append(ans.Claims, causeway.Claim{
 			Text:      fmt.Sprintf("%q does not exist, but %q does: the name is probably misspelt.", ty.name, ty.want),
@@ -117,6 +142,9 @@ func (d *decision) answer(main *decision) *causeway.Answer {
 		})
 	}
 	if c, ok := d.timingClaim(); ok {
+		ans.Claims = append(ans.Claims, c)
+	}
+	if c, ok := d.recurrenceClaim(); ok {
 		ans.Claims = append(ans.Claims, c)
 	}
 	if sym := d.symptom; sym != nil && sym != root {
@@ -136,7 +164,7 @@ func (d *decision) answer(main *decision) *causeway.Answer {
 
 // rootCause names the root cause, where it is, the line that shows it and
 // the facts behind it.
-func (d *decision) rootCause(facts []fact, ty typo, hasTypo bool) string {
+func (d *decision) rootCause(facts []fact, ty typo, hasTypo bool, own *owner) string {
 	root := d.root
 	var b strings.Builder
 	if root.synthetic {
@@ -153,6 +181,13 @@ func (d *decision) rootCause(facts []fact, ty typo, hasTypo bool) string {
 	}
 	if s := shorterThan(facts); s != "" {
 		b.WriteString("; " + s)
+	}
+	if own != nil {
+		fmt.Fprintf(&b, "; set by %s", own.name)
+		if own.changed {
+			fmt.Fprintf(&b, ", last changed at %s", clock(own.where.at))
+		}
+		fmt.Fprintf(&b, " (%s: %s)", own.where.line.ID(), segment(own.where))
 	}
 	if hasTypo {
 		fmt.Fprintf(&b, "; %q is probably a typo for %q", ty.name, ty.want)
@@ -237,6 +272,10 @@ func (d *decision) summary(main *decision) string {
 
 // verdict answers a control question: yes or no, and why.
 func (d *decision) verdict() string {
+	if m := d.elsewhere; m != nil {
+		return fmt.Sprintf("No, it would not help: it acts on container %s, but the container that fails is %s (%s: %s).",
+			m.asked, m.fails, m.where.line.ID(), segment(m.where))
+	}
 	s := d.suspect
 	if s == nil {
 		return fmt.Sprintf("No evidence that it did: no line matches %q, so nothing shows it is related to the %s; it is not the cause the evidence points to.", d.q.suspect, d.symptomName())
@@ -247,6 +286,8 @@ func (d *decision) verdict() string {
 		return fmt.Sprintf("Probably yes: the %s stop after the %s.", d.symptomName(), desc)
 	case d.q.remedy:
 		return fmt.Sprintf("No, it did not: %s (the action: %s).", s.why, desc)
+	case !d.related && d.q.causal:
+		return fmt.Sprintf("No. The %s is not the cause of the %s: %s.", desc, d.symptomName(), s.why)
 	case !d.related:
 		return fmt.Sprintf("No. The %s is not related to the %s: %s.", desc, d.symptomName(), s.why)
 	case s == d.root:
@@ -331,11 +372,11 @@ func (d *decision) timingClaim() (causeway.Claim, bool) {
 	// node's DiskPressure before the first "no space left on device".
 	first, firstSig := root.hits[0], root.sig
 	for _, k := range d.kin {
-		if !k.first.IsZero() && (first.line.Time.IsZero() || k.first.Before(first.line.Time)) {
+		if !k.first.IsZero() && (first.at.IsZero() || k.first.Before(first.at)) {
 			first, firstSig = k.hits[0], k.sig
 		}
 	}
-	t := first.line.Time
+	t := first.at
 	if t.IsZero() || sym.first.IsZero() {
 		return causeway.Claim{}, false
 	}
@@ -348,6 +389,39 @@ func (d *decision) timingClaim() (causeway.Claim, bool) {
 			firstSig.Summary, clock(t), duration(-dur), sym.sig.Summary, clock(sym.first))
 	}
 	return causeway.Claim{Text: text, Citations: append(cites(first), cites(sym.hits[0])...)}, true
+}
+
+// recurrenceClaim says, for a symptom that came in bursts, how the
+// failure on the chain that recurs with it lines up with them, citing two
+// other bursts and what preceded each.
+func (d *decision) recurrenceClaim() (causeway.Claim, bool) {
+	if len(d.episodes) == 0 {
+		return causeway.Claim{}, false
+	}
+	for _, c := range d.chain {
+		if c == d.symptom || c.first.IsZero() {
+			continue
+		}
+		covered, pairs := d.recurrence(c)
+		if covered < 2 {
+			continue
+		}
+		first, last := d.episodes[0], d.episodes[len(d.episodes)-1]
+		text := fmt.Sprintf("The %s came in %d bursts between %s and %s; %s came before %d of them",
+			d.symptomName(), len(d.episodes), clock(first.first), clock(last.last), c.sig.Summary, covered)
+		var cs []causeway.Citation
+		for i, p := range pairs {
+			sep := ", e.g."
+			if i > 0 {
+				sep = " and"
+			}
+			text += fmt.Sprintf("%s at %s (%s) before the burst at %s (%s)", sep, clock(p[0].first), p[0].lead.line.ID(), clock(p[1].first), p[1].hits[0].line.ID())
+			cs = append(cs, cites(p[0].lead)...)
+			cs = append(cs, cites(p[1].hits[0])...)
+		}
+		return causeway.Claim{Text: text + ".", Citations: cs}, true
+	}
+	return causeway.Claim{}, false
 }
 
 func symptomClaim(sym *candidate) causeway.Claim {
@@ -454,6 +528,9 @@ func (d *decision) confidence() float64 {
 	if len(root.chat) > 0 {
 		conf += 0.05
 	}
+	if d.recurs(root) {
+		conf += 0.05 // it came back with every burst
+	}
 	// Pattern matching is never certain: even a complete, corroborated
 	// chain keeps some doubt.
 	hi := 0.9
@@ -468,12 +545,25 @@ func (d *decision) confidence() float64 {
 	return float64(int(min(max(conf, 0.2), hi)*100+0.5)) / 100
 }
 
+// maxMeaning bounds the meaning of an access log's flags quoted in a step.
+const maxMeaning = 200
+
 func (d *decision) stepText(c *candidate, h hit) string {
+	// An access log line's flags and details, in plain words, say what
+	// the proxy did: "UO: upstream overflow: circuit breaker or
+	// connection pool limit reached (503)".
+	meaning := ""
+	if m := oneLine(h.line.Attrs["response_meaning"]); m != "" && c == d.symptom {
+		if len(m) > maxMeaning {
+			m = strings.TrimSpace(m[:maxMeaning]) + "..."
+		}
+		meaning = " (" + m + ")"
+	}
 	switch {
 	case c == d.symptom && c != d.root && len(c.hits) == 1 || c.first.IsZero():
-		return fmt.Sprintf("%s in %s.", capitalize(c.sig.Summary), d.ev.where(h))
+		return fmt.Sprintf("%s in %s%s.", capitalize(c.sig.Summary), d.ev.where(h), meaning)
 	case c == d.symptom && c != d.root:
-		return fmt.Sprintf("%s in %s: %s from %s to %s.", capitalize(c.sig.Summary), d.ev.where(h), lines(len(c.hits)), clock(c.first), clock(c.last))
+		return fmt.Sprintf("%s in %s: %s from %s to %s%s.", capitalize(c.sig.Summary), d.ev.where(h), lines(len(c.hits)), clock(c.first), clock(c.last), meaning)
 	case c == d.root:
 		return fmt.Sprintf("%s in %s, first at %s.", capitalize(c.sig.Summary), d.ev.where(h), clock(c.first))
 	}

@@ -1,12 +1,16 @@
 // Package builtin is Causeway's deterministic analyzer: a causeway.Model
 // named "builtin" that needs no network. It reads the packed lines (not the
 // rendered prompt) and matches them, in one pass, against a table of known
-// failure signatures kept as data (signatures.go). Matches become candidate
+// failure signatures kept as data (signatures.go, and mesh.go for proxies
+// and their control planes), by their words and by the attributes the
+// collectors parsed (an access log's response flags). Matches become candidate
 // causes: groups of lines of one signature about one entity (a workload's
 // pods, an object, a node) close in time. Candidates are ranked by how well
 // they explain the symptom the question names: layer of the stack, time
 // before the symptom, propagation to the components that name them,
-// strength, and chat that points at them. The answer gives the causal chain
+// strength, and chat that points at them; a symptom that comes back in
+// bursts is judged burst by burst, and a cause must come back with it
+// (recur.go). The answer gives the causal chain
 // with one cited line per step, the facts behind the root cause (limits,
 // selectors, likely typos), what set it off, the alternatives ruled out with
 // the lines that rule them out, and a yes or no to control questions.

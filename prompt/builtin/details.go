@@ -4,6 +4,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/causeway-rca/causeway"
 )
 
 // fact is one detail found behind a failure: its label and the line that
@@ -51,8 +54,9 @@ func (ev *evidence) details(m *matcher, lead hit, inScope func(hit) bool) []fact
 			if loc == nil {
 				continue
 			}
-			h := hit{line: l, idx: i, m: m, start: loc[0], end: loc[1]}
-			if !d.Anywhere && !inScope(h) || d.skip != nil && d.skip.MatchString(lower[loc[0]:loc[1]]) || d.after != nil && !ev.under(i, d.after) {
+			h := hit{line: l, idx: i, m: m, start: loc[0], end: loc[1], at: l.Time}
+			if !d.Anywhere && !inScope(h) || d.skip != nil && d.skip.MatchString(lower[loc[0]:loc[1]]) || d.after != nil && !ev.under(i, d.after) ||
+				d.context != nil && !d.context.MatchString(lower) {
 				continue
 			}
 			if !d.Longest {
@@ -234,4 +238,168 @@ func editDistance(a, b string, limit int) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// owner is the configuration object behind a failure: the DestinationRule
+// that set a cluster's connection-pool limits, the Telemetry resource a
+// metric label comes from.
+type owner struct {
+	name string // "DestinationRule payments/payments-api"
+	// where is the line that shows the object's last change before the
+	// failure, or else a line that names it.
+	where   hit
+	changed bool
+}
+
+// changeWords mark a line that reports an object being changed.
+var changeWords = []string{"configured", "created", "updated", "patched", "applied", "modified", "replaced"}
+
+// ownerOf finds the object of one of the signature's Owners kinds that
+// sets what the candidate is about: named after the service of the Envoy
+// cluster the failure names, or, for a line of an object dump, the object
+// the line belongs to. before bounds the change to look for.
+func (ev *evidence) ownerOf(c *candidate, before time.Time) (owner, bool) {
+	m := c.sig
+	if len(m.owners) == 0 {
+		return owner{}, false
+	}
+	key := c.lead.key
+	for _, h := range c.hits {
+		if key == "" {
+			key = h.key
+		}
+	}
+	if key == "" {
+		return ev.enclosingObject(c.lead, m)
+	}
+	name, ns := serviceOf(key)
+	if name == "" {
+		return owner{}, false
+	}
+	var found *owner
+	lines := ev.pack.Lines
+	for i := range lines {
+		l := &lines[i]
+		if isConversation(l, ev.kinds[l.Source]) {
+			continue
+		}
+		kind, start, end, ok := namesObject(l, m, name, ns)
+		if !ok {
+			continue
+		}
+		h := hit{line: l, idx: i, m: m, start: start, end: end, at: l.Time}
+		changed := containsAnyFold(l.Text, changeWords) && !l.Time.IsZero() && (before.IsZero() || l.Time.Before(before))
+		if found == nil || changed && (!found.changed || l.Time.After(found.where.at)) {
+			obj := kind + " " + name
+			if ns != "" {
+				obj = kind + " " + ns + "/" + name
+			}
+			found = &owner{name: obj, where: h, changed: changed}
+		}
+	}
+	if found == nil {
+		return owner{}, false
+	}
+	return *found, true
+}
+
+// serviceOf reads the service (and namespace) an Envoy cluster name or a
+// host name is about: "outbound|8080||payments-api.payments.svc.cluster.local"
+// is payments-api in payments.
+func serviceOf(key string) (name, ns string) {
+	host := key
+	if parts := strings.Split(key, "|"); len(parts) == 4 {
+		host = parts[3]
+	}
+	if strings.ContainsAny(host, "/ ") {
+		return "", ""
+	}
+	labels := strings.Split(strings.ToLower(host), ".")
+	if len(labels) >= 2 && labels[0] != "" {
+		return labels[0], labels[1]
+	}
+	return labels[0], ""
+}
+
+// namesObject reports whether a line names the object name (in namespace
+// ns) of one of the signature's owner kinds: by its attributes, or in the
+// text as "Kind ns/name", "Kind/ns/name", "kind.group/name" (kubectl and
+// Argo CD) or "Kind:ns/name"; and the span that names it.
+func namesObject(l *causeway.Line, m *matcher, name, ns string) (kind string, start, end int, ok bool) {
+	lowerName := strings.ToLower(name)
+	attrKind := strings.ToLower(l.Attrs["kind"])
+	for i, o := range m.owners {
+		kind = m.Owners[i]
+		if attrKind == o && strings.EqualFold(l.Attrs["name"], name) && (ns == "" || l.Attrs["namespace"] == "" || l.Attrs["namespace"] == ns) {
+			if j := strings.Index(strings.ToLower(l.Text), lowerName); j >= 0 {
+				return kind, j, j + len(name), true
+			}
+			return kind, 0, len(l.Text), true
+		}
+		if !containsAnyFold(l.Text, []string{o}) || !containsAnyFold(l.Text, []string{lowerName}) {
+			continue
+		}
+		lower := asciiLower(l.Text)
+		for _, form := range []string{o + " " + ns + "/" + name, o + "/" + ns + "/" + name, o + ":" + ns + "/" + name, o + "."} {
+			j := strings.Index(lower, strings.ToLower(form))
+			if j < 0 {
+				continue
+			}
+			if form == o+"." {
+				// kind.group/name, as Argo CD writes a resource.
+				rest := lower[j+len(form):]
+				k := strings.IndexByte(rest, '/')
+				if k < 0 || strings.ContainsAny(rest[:k], " \t\"") || !strings.HasPrefix(rest[k+1:], lowerName) || len(rest) > k+1+len(lowerName) && isNameByte(rest[k+1+len(lowerName)]) {
+					continue
+				}
+				return kind, j, j + len(form) + k + 1 + len(lowerName), true
+			}
+			return kind, j, j + len(form), true
+		}
+	}
+	return "", 0, 0, false
+}
+
+var (
+	yamlKindRE = regexp.MustCompile(`^\s*(?:-\s*)?"?kind"?\s*:\s*"?([A-Za-z]+)"?,?\s*$`)
+	yamlNameRE = regexp.MustCompile(`^\s*"?(name|namespace)"?\s*:\s*"?([a-z0-9][a-z0-9.-]*)"?,?\s*$`)
+)
+
+// enclosingObject finds the object of an owner kind whose dump (YAML or
+// JSON, one field a line) holds the hit's line: the nearest "kind:" above
+// it in the same source, and the name and namespace between the two.
+func (ev *evidence) enclosingObject(h hit, m *matcher) (owner, bool) {
+	lines := ev.pack.Lines
+	var name, ns string
+	for i := h.idx - 1; i >= 0 && i >= h.idx-60 && lines[i].Source == h.line.Source; i-- {
+		text := lines[i].Text
+		if sm := yamlNameRE.FindStringSubmatch(text); sm != nil {
+			// The nearest name above the line is the object's, unless
+			// it belongs to a nested item; metadata comes first in a
+			// dump, so the one closest to "kind:" wins.
+			if sm[1] == "name" {
+				name = sm[2]
+			} else {
+				ns = sm[2]
+			}
+			continue
+		}
+		sm := yamlKindRE.FindStringSubmatch(text)
+		if sm == nil {
+			continue
+		}
+		for j, o := range m.owners {
+			if strings.ToLower(sm[1]) != o || name == "" {
+				continue
+			}
+			obj := m.Owners[j] + " " + name
+			if ns != "" {
+				obj = m.Owners[j] + " " + ns + "/" + name
+			}
+			k := strings.Index(text, sm[1])
+			return owner{name: obj, where: hit{line: &lines[i], idx: i, m: m, start: k, end: k + len(sm[1]), at: lines[i].Time}}, true
+		}
+		return owner{}, false
+	}
+	return owner{}, false
 }

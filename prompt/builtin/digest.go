@@ -55,6 +55,18 @@ func Digest(pack *causeway.Pack) string {
 	for _, c := range d.triggers {
 		add("set off by", c)
 	}
+	if len(d.episodes) > 0 && len(items) < maxDigestItems {
+		for _, c := range d.chain {
+			if c == d.symptom || c.first.IsZero() {
+				continue
+			}
+			if covered, _ := d.recurrence(c); covered >= 2 {
+				items = append(items, fmt.Sprintf("- recurring: %d bursts of %s from %s to %s; %s came before %d of them",
+					len(d.episodes), d.symptomName(), clock(d.episodes[0].first), clock(d.episodes[len(d.episodes)-1].last), c.sig.Summary, covered))
+				break
+			}
+		}
+	}
 	var others []*candidate
 	others = append(others, d.kin...)
 	others = append(others, d.rivals...)

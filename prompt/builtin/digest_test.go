@@ -25,7 +25,20 @@ func TestDigest(t *testing.T) {
 		{
 			name: "scale-down",
 			pack: mkPack(hpaScaleDown()...),
-			want: []string{"- likely root cause: graceful shutdown shorter than the requests in flight", "- set off by: autoscaler changed the replica count"},
+			want: []string{"- likely root cause: graceful shutdown shorter than the requests in flight", "- set off by: autoscaler scale-down"},
+		},
+		{
+			name: "connection-pool limits behind 503 UO",
+			pack: mkPack(poolLimits()...),
+			want: []string{"- likely root cause: connection pool limits too low for the load (circuit breaker) in pod checkout/checkout-api-6f9d7b8c4-bx7rw: L4",
+				"- then: proxy connection pool overflowing (circuit breaker open)", "- symptom: requests rejected by the proxy's circuit breaker (503 UO)"},
+		},
+		{
+			name: "a failure behind every burst",
+			pack: mkPack(recurringScaleDown()...),
+			want: []string{"- likely root cause: pods terminated (SIGTERM) while serving requests", "- set off by: scheduled job (CronJob) ran in CronJob batch/report-etl",
+				"- set off by: autoscaler scale-down", "- recurring: 4 bursts of", "came before 4 of them"},
+			avoid: []string{"also seen: pods terminated"},
 		},
 		{
 			name:  "nothing found",

@@ -123,7 +123,7 @@ func workloadOf(pod string) string {
 			break
 		}
 		seg := name[i+1:]
-		if !isGeneratedSegment(seg) {
+		if !isGeneratedSegment(seg) && !isPodSuffixAfterHash(name[:i], seg) {
 			break
 		}
 		name = name[:i]
@@ -134,6 +134,23 @@ func workloadOf(pod string) string {
 		}
 	}
 	return name
+}
+
+// isPodSuffixAfterHash reports whether seg is a pod's five-character
+// suffix after a ReplicaSet's template hash, even with characters
+// Kubernetes' own generator leaves out: pod names from other tools and
+// hand-written examples vary, and the hash before it is telling enough.
+func isPodSuffixAfterHash(rest, seg string) bool {
+	if len(seg) != 5 {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if !('a' <= seg[i] && seg[i] <= 'z' || '0' <= seg[i] && seg[i] <= '9') {
+			return false
+		}
+	}
+	j := strings.LastIndexByte(rest, '-')
+	return j > 0 && len(rest)-j-1 >= 8 && isGeneratedSegment(rest[j+1:])
 }
 
 // isGeneratedSegment reports whether s looks like Kubernetes' random

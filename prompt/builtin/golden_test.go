@@ -27,6 +27,9 @@ func TestGoldenAnswers(t *testing.T) {
 		{"hpa-scale-down", mkPack(hpaScaleDown()...), "Why does the gateway return intermittent 502s on /api/export?"},
 		{"hpa-control-question", mkPack(hpaScaleDown()...), "Was the OOM kill of report-worker related to the 502s?"},
 		{"db-oom-propagation", mkPack(dbOOMPropagation()...), ""},
+		{"recurring-scale-down", mkPack(recurringScaleDown()...), "Why do POST /v1/reports/export requests fail with 502 a few at a time, days apart?"},
+		{"mesh-pool-limits", mkPack(poolLimits()...), `Why do authorizations to payments-api fail with 503 "reset reason: overflow"?`},
+		{"mesh-cert-control-question", mkPack(meshCertExpiry()...), "Was the renewal of the public TLS certificate shop-public-tls by cert-manager at 02:31 related to the 503s?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

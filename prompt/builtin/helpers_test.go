@@ -39,6 +39,10 @@ func kindOf(src string) (causeway.LineKind, causeway.SourceKind) {
 		return causeway.LineEvent, causeway.KindEvents
 	case strings.HasPrefix(src, "objects/"):
 		return causeway.LineCondition, causeway.KindObjects
+	case strings.HasPrefix(src, "mesh/"):
+		return causeway.LineStatus, causeway.KindMeshAdmin
+	case strings.HasPrefix(src, "metrics/"):
+		return causeway.LineMetric, causeway.KindPrometheus
 	}
 	return causeway.LineLog, causeway.KindLog
 }

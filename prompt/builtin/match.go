@@ -3,6 +3,7 @@ package builtin
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,13 @@ type matcher struct {
 	details  []compiledDetail
 	aliases  []string
 	explains map[string]bool
+	attrs    []compiledAttr
+	owners   []string
+}
+
+type compiledAttr struct {
+	AttrMatch
+	any []string
 }
 
 type compiledPattern struct {
@@ -28,13 +36,15 @@ type compiledPattern struct {
 	minSeconds float64
 	key        int // index of the "key" group, or -1
 	keyOnly    bool
+	min        float64
+	prev       *regexp.Regexp
 }
 
 type compiledDetail struct {
 	Detail
-	re, after, skip *regexp.Regexp
-	keyLine         string
-	need            []string
+	re, after, skip, context *regexp.Regexp
+	keyLine                  string
+	need                     []string
 }
 
 // table is a compiled signature table: its matchers and the keyword
@@ -46,6 +56,12 @@ type table struct {
 	ac       *automaton
 	// kw maps a keyword id to the phrases that are that keyword.
 	phraseOf [][]phraseRef
+	// attrNames are the attributes any signature matches on, and
+	// withAttrs and withPrev the matchers that need a line's attributes or
+	// the line before.
+	attrNames []string
+	withAttrs []*matcher
+	withPrev  []*matcher
 }
 
 type phraseRef struct {
@@ -89,7 +105,18 @@ func compile(sigs []Signature) (*table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("signature %s: pattern: %w", s.Name, err)
 			}
-			cp := compiledPattern{re: re, minSeconds: p.MinSeconds, key: re.SubexpIndex("key"), keyOnly: p.KeyOnly, starts: p.Starts}
+			cp := compiledPattern{re: re, minSeconds: p.MinSeconds, key: re.SubexpIndex("key"), keyOnly: p.KeyOnly, starts: p.Starts, min: p.Min}
+			if p.Min > 0 && re.SubexpIndex("n") < 0 {
+				return nil, fmt.Errorf("signature %s: pattern %q has Min but no n group", s.Name, p.Expr)
+			}
+			if p.Prev != "" {
+				if cp.prev, err = compileLower(p.Prev); err != nil {
+					return nil, fmt.Errorf("signature %s: pattern's line before: %w", s.Name, err)
+				}
+				if !slices.Contains(t.withPrev, m) {
+					t.withPrev = append(t.withPrev, m)
+				}
+			}
 			if p.Starts {
 				cp.anchored = regexp.MustCompile(`^(?:` + p.Expr + `)`)
 			}
@@ -113,6 +140,25 @@ func compile(sigs []Signature) (*table, error) {
 				return nil, fmt.Errorf("signature %s: exclusion: %w", s.Name, err)
 			}
 			m.not = append(m.not, re)
+		}
+		for _, a := range s.Attrs {
+			if a.Attr == "" || len(a.Any)+len(a.Contains) == 0 && a.Min == 0 {
+				return nil, fmt.Errorf("signature %s: attribute match %+v names no attribute or no value", s.Name, a)
+			}
+			ca := compiledAttr{AttrMatch: a}
+			for _, v := range a.Any {
+				ca.any = append(ca.any, strings.ToLower(v))
+			}
+			m.attrs = append(m.attrs, ca)
+			if !slices.Contains(t.attrNames, a.Attr) {
+				t.attrNames = append(t.attrNames, a.Attr)
+			}
+		}
+		if len(m.attrs) > 0 {
+			t.withAttrs = append(t.withAttrs, m)
+		}
+		for _, o := range s.Owners {
+			m.owners = append(m.owners, strings.ToLower(o))
 		}
 		for _, r := range s.Resolved {
 			m.resolved = append(m.resolved, strings.ToLower(r))
@@ -142,6 +188,11 @@ func compile(sigs []Signature) (*table, error) {
 			if d.Skip != "" {
 				if cd.skip, err = compileLower(d.Skip); err != nil {
 					return nil, fmt.Errorf("signature %s: detail skip: %w", s.Name, err)
+				}
+			}
+			if d.Context != "" {
+				if cd.context, err = compileLower(d.Context); err != nil {
+					return nil, fmt.Errorf("signature %s: detail context: %w", s.Name, err)
 				}
 			}
 			if d.Expr == "" && d.KeyLine == "" {
@@ -227,7 +278,15 @@ func newScanner(t *table) *scanner {
 }
 
 // scan returns every signature the text shows, in table order.
-func (s *scanner) scan(text string, out []match) []match {
+func (s *scanner) scan(text string, out []match) []match { return s.scanLine(text, nil, "", out) }
+
+// maxPrevLine bounds the lines that patterns reading the line before are
+// tried on: command output such as a bare count.
+const maxPrevLine = 64
+
+// scanLine returns every signature a line shows by its words, by the line
+// before it in its source (prev), or by its attributes, in table order.
+func (s *scanner) scanLine(text string, attrs map[string]string, prev string, out []match) []match {
 	for _, id := range s.seen {
 		s.found[id] = false
 	}
@@ -239,7 +298,9 @@ func (s *scanner) scan(text string, out []match) []match {
 			s.seen = append(s.seen, id)
 		}
 	})
-	if len(s.seen) == 0 {
+	withPrev := prev != "" && len(text) <= maxPrevLine && len(s.t.withPrev) > 0
+	withAttrs := len(attrs) > 0 && s.hasAttr(attrs)
+	if len(s.seen) == 0 && !withPrev && !withAttrs {
 		return out
 	}
 	// Phrases: the leftmost one of each signature wins, so that a quote
@@ -267,12 +328,20 @@ func (s *scanner) scan(text string, out []match) []match {
 		}
 		return lower
 	}
+	prevLower := ""
 	for _, m := range s.t.matchers {
 		if len(m.patterns) == 0 || indexOfMatcher(out[start:], m) >= 0 {
 			continue
 		}
 		for _, p := range m.patterns {
-			if p.keyOnly || !s.anyFound(p.need) {
+			if p.keyOnly {
+				continue
+			}
+			if p.prev != nil {
+				if !withPrev || !s.anyFound(p.need) {
+					continue
+				}
+			} else if len(p.need) == 0 && len(s.seen) == 0 || !s.anyFound(p.need) {
 				continue
 			}
 			var mt match
@@ -282,6 +351,12 @@ func (s *scanner) scan(text string, out []match) []match {
 			} else {
 				mt, ok = p.find(lowered(), 0)
 			}
+			if ok && p.prev != nil {
+				if prevLower == "" {
+					prevLower = asciiLower(prev)
+				}
+				ok = p.prev.MatchString(prevLower)
+			}
 			if ok {
 				mt.m = m
 				if mt.key != "" {
@@ -289,6 +364,17 @@ func (s *scanner) scan(text string, out []match) []match {
 				}
 				out = append(out, mt)
 				break
+			}
+		}
+	}
+	// Attributes, for the signatures nothing else found.
+	if withAttrs {
+		for _, m := range s.t.withAttrs {
+			if indexOfMatcher(out[start:], m) >= 0 {
+				continue
+			}
+			if mt, ok := matchAttrs(m, text, attrs); ok {
+				out = append(out, mt)
 			}
 		}
 	}
@@ -317,6 +403,14 @@ func (s *scanner) scan(text string, out []match) []match {
 				}
 			}
 		}
+		if mt.key == "" {
+			for _, k := range mt.m.KeyAttrs {
+				if v := attrs[k]; v != "" {
+					mt.key = v
+					break
+				}
+			}
+		}
 		kept = append(kept, mt)
 	}
 	sortMatches(kept[start:])
@@ -333,6 +427,95 @@ func (s *scanner) scan(text string, out []match) []match {
 		}
 	}
 	return kept
+}
+
+func (s *scanner) hasAttr(attrs map[string]string) bool {
+	for _, k := range s.t.attrNames {
+		if _, ok := attrs[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAttrs matches a line by the signature's attribute matches: the
+// span is where the line shows the matching value, or the whole line.
+func matchAttrs(m *matcher, text string, attrs map[string]string) (match, bool) {
+	for _, a := range m.attrs {
+		v, ok := attrs[a.Attr]
+		if !ok {
+			continue
+		}
+		shown, ok := a.matches(v)
+		if !ok {
+			continue
+		}
+		mt := match{m: m, start: 0, end: len(text)}
+		if i := indexToken(text, shown); i >= 0 {
+			mt.start, mt.end = i, i+len(shown)
+		}
+		return mt, true
+	}
+	return match{}, false
+}
+
+// matches reports whether v satisfies the attribute match, and the part of
+// v that does, to find in the line's text.
+func (a *compiledAttr) matches(v string) (string, bool) {
+	if a.Min > 0 {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(v), ",", ""), 64)
+		if err != nil || f < a.Min {
+			return "", false
+		}
+		if len(a.any)+len(a.Contains) == 0 {
+			return v, true
+		}
+	}
+	lower := asciiLower(v)
+	for _, want := range a.any {
+		if lower == want {
+			return v, true
+		}
+		for i := 0; i < len(lower); {
+			j := strings.IndexByte(lower[i:], ',')
+			item := lower[i:]
+			if j >= 0 {
+				item = lower[i : i+j]
+			}
+			if strings.TrimSpace(item) == want {
+				return strings.TrimSpace(v[i : i+len(item)]), true
+			}
+			if j < 0 {
+				break
+			}
+			i += j + 1
+		}
+	}
+	for _, sub := range a.Contains {
+		if strings.Contains(lower, sub) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// indexToken finds s in text as a token: not inside a longer word.
+func indexToken(text, s string) int {
+	if s == "" {
+		return -1
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], s)
+		if j < 0 {
+			return -1
+		}
+		j += i
+		end := j + len(s)
+		if (j == 0 || !isAlnum(text[j-1])) && (end == len(text) || !isAlnum(text[end])) {
+			return j
+		}
+		i = j + 1
+	}
 }
 
 // findAt tries a Starts pattern, anchored, where its needed substrings
@@ -389,6 +572,14 @@ func sortMatches(ms []match) {
 // MinSeconds: the first match that reports a long enough duration.
 func (p *compiledPattern) find(lower string, from int) (match, bool) {
 	text := lower[from:]
+	if p.min > 0 {
+		for _, loc := range p.re.FindAllStringSubmatchIndex(text, 8) {
+			if numberOf(p.re, text, loc) >= p.min {
+				return p.result(loc, from), true
+			}
+		}
+		return match{}, false
+	}
 	if p.minSeconds <= 0 {
 		loc := p.re.FindStringSubmatchIndex(text)
 		if loc == nil {
@@ -447,6 +638,19 @@ func keyOf(m *matcher, lower string) (ok bool, keyStart, keyEnd, start, end int)
 		}
 	}
 	return false, 0, 0, 0, 0
+}
+
+// numberOf reads the number in a match's group "n", or -1.
+func numberOf(re *regexp.Regexp, text string, loc []int) float64 {
+	i := re.SubexpIndex("n")
+	if i < 0 || loc[2*i] < 0 {
+		return -1
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(text[loc[2*i]:loc[2*i+1]], ",", ""), 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 // durationOf reads the duration a pattern match reports, in seconds.

@@ -2,7 +2,9 @@ package builtin
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/causeway-rca/causeway"
 )
@@ -31,6 +33,12 @@ type query struct {
 	suspectSigs  []*matcher
 	suspectFocus []string
 	suspectTerms []string
+	// suspectTimes are the clock times the suspect names ("at 07:31"),
+	// in minutes of the day: the event asked about happened then.
+	suspectTimes []int
+	// causal marks a question that asks whether the suspect was the cause
+	// ("did X cause", "was X the cause of"), not only related.
+	causal bool
 	// about is the part of the question that names the symptom; terms and
 	// codes are its words and HTTP status codes, found on first use.
 	about string
@@ -76,19 +84,26 @@ func (ev *evidence) parseQuestion(question string) *query {
 	about := lower
 	if m := auxRE.FindStringSubmatch(lower); m != nil {
 		rest := " " + strings.TrimRight(m[2], "?!. ") + " "
-		suspect, symptom, ok := splitRelation(rest)
+		suspect, symptom, rel, ok := splitRelation(rest)
 		if s, sym, remedy := splitRemedy(rest); remedy {
 			suspect, symptom, ok = s, sym, true
 			q.remedy = true
 		}
 		if ok {
 			q.control = true
+			q.causal = !q.remedy && (strings.Contains(rel, "cause") || strings.Contains(rel, "reason") || strings.Contains(rel, "blame") ||
+				strings.Contains(rel, "responsible") || strings.Contains(rel, "behind"))
 			q.suspect = strings.TrimSpace(suspect)
 			about = symptom
 			s := " " + q.suspect + " "
 			q.suspectSigs = ev.a.table.named(s)
 			q.suspectFocus, _ = ev.focusWords(s)
-			q.suspectTerms = contentWords(s)
+			words := contentWords(s)
+			q.suspectTerms = words
+			for _, t := range words {
+				q.suspectTerms = append(q.suspectTerms, termAliases[t]...)
+			}
+			q.suspectTimes = clockTimes(s)
 		}
 	}
 	q.about = about
@@ -104,7 +119,7 @@ func (ev *evidence) parseQuestion(question string) *query {
 
 // splitRelation cuts "the OOM kill related to the 503s" into its suspect
 // and its symptom.
-func splitRelation(s string) (suspect, symptom string, ok bool) {
+func splitRelation(s string) (suspect, symptom, relation string, ok bool) {
 	best := -1
 	var rel string
 	for _, r := range relations {
@@ -113,14 +128,63 @@ func splitRelation(s string) (suspect, symptom string, ok bool) {
 		}
 	}
 	if best > 0 {
-		return s[:best], s[best+len(rel)-1:], true
+		// "the cause of" after "was X": the question is about causing.
+		if j := strings.Index(s, " the cause"); j > 0 && j < best {
+			return s[:j], s[best+len(rel)-1:], "cause", true
+		}
+		return s[:best], s[best+len(rel)-1:], rel, true
 	}
 	for _, r := range rootRelations {
 		if i := strings.Index(s, r); i > 0 {
-			return s[:i], "", true
+			return s[:i], "", r, true
 		}
 	}
-	return "", "", false
+	return "", "", "", false
+}
+
+// termAliases are the words objects go by for what people call them: a
+// question about mTLS is about PeerAuthentication objects.
+var termAliases = map[string][]string{
+	"mtls":       {"peerauthentication"},
+	"hpa":        {"horizontalpodautoscaler"},
+	"autoscaler": {"horizontalpodautoscaler"},
+}
+
+var clockRE = regexp.MustCompile(`\b([01]?\d|2[0-3]):([0-5]\d)\b`)
+
+// clockTimes reads the clock times ("07:31") a text names, as minutes of
+// the day.
+func clockTimes(s string) []int {
+	var out []int
+	for _, m := range clockRE.FindAllStringSubmatch(s, -1) {
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		out = append(out, h*60+mi)
+	}
+	return out
+}
+
+// nearClock reports whether t is within slack of one of the clock times
+// (minutes of the day, UTC), on any day.
+func nearClock(t time.Time, times []int, slack int) bool {
+	if t.IsZero() {
+		return false
+	}
+	u := t.UTC()
+	m := u.Hour()*60 + u.Minute()
+	for _, c := range times {
+		d := m - c
+		if d < 0 {
+			d = -d
+		}
+		if d > 12*60 {
+			d = 24*60 - d
+		}
+		if d <= slack {
+			return true
+		}
+	}
+	return false
 }
 
 // splitRemedy cuts "scaling payments-api fix the 503s" into the action
@@ -283,9 +347,14 @@ func (ev *evidence) mentions(h hit, names []string) bool {
 		if containsName(src, n) {
 			return true
 		}
+		// What the line is about, when an attribute names it: the Envoy
+		// cluster of an access log line names the service it calls.
+		if h.key != "" && containsName(strings.ToLower(h.key), n) {
+			return true
+		}
 		if len(n) >= 6 {
 			if lower == "" {
-				lower = strings.ToLower(h.line.Text)
+				lower = ev.lowered(h.idx)
 			}
 			if containsName(lower, n) {
 				return true

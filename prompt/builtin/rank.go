@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"regexp"
@@ -19,14 +20,23 @@ type decision struct {
 	q     *query
 	cands []*candidate
 	// focused marks a question that names entities of the evidence.
-	focused  bool
-	symptom  *candidate
-	root     *candidate
-	chain    []*candidate // root first, symptom last
-	triggers []*candidate // what set the root off, such as a scale-down
-	kin      []*candidate // the root's failure seen through other signatures
-	rivals   []*candidate // other causes nearly as likely
-	ruledOut []*candidate
+	focused bool
+	symptom *candidate
+	// episodes are the bursts of a recurring symptom, in time order; the
+	// maps below cache what recurrence needs.
+	episodes   []*candidate
+	bySig      map[*matcher][]*candidate
+	occMemo    map[*candidate][]*candidate
+	recursMemo map[*candidate]bool
+	// explainsMemo caches explains, which the chain asks about the same
+	// pairs many times.
+	explainsMemo map[[2]*candidate]bool
+	root         *candidate
+	chain        []*candidate // root first, symptom last
+	triggers     []*candidate // what set the root off, such as a scale-down
+	kin          []*candidate // the root's failure seen through other signatures
+	rivals       []*candidate // other causes nearly as likely
+	ruledOut     []*candidate
 	// fallback marks a root that says what fails rather than why: a State
 	// (a crash loop whose reason no line shows) or a failure only the
 	// question names.
@@ -35,6 +45,15 @@ type decision struct {
 	// it is part of the chain.
 	suspect *candidate
 	related bool
+	// elsewhere is set when a fix a question asks about acts on another
+	// container than the one that fails: the line that shows which fails.
+	elsewhere *misdirected
+}
+
+// misdirected is a fix aimed at one container while another one fails.
+type misdirected struct {
+	asked, fails string
+	where        hit
 }
 
 var layerFactor = map[Layer]float64{LayerNode: 1.3, LayerScheduling: 1.25, LayerResource: 1.2, LayerDependency: 1.15,
@@ -65,12 +84,15 @@ func (ev *evidence) decide(q *query) *decision {
 		d.focused = d.focused || c.focus
 	}
 	d.pickSymptom()
+	d.findEpisodes()
 	for _, c := range d.cands {
 		d.judge(c)
 	}
+	d.connect()
 	d.isolate()
 	d.trimGraph()
 	d.chooseRoot()
+	d.reanchor()
 	d.buildChain()
 	d.classify()
 	if q.control {
@@ -131,6 +153,12 @@ func (d *decision) isNamed(c *candidate) bool { return slices.Contains(d.q.named
 // failure the question names, else what users see fail, preferring what
 // the question's entities show and the largest group.
 func (d *decision) pickSymptom() {
+	// A question that names what users see ("503 reset reason: overflow")
+	// and, in the same words, a cause ("overflow") asks about the former.
+	namesSymptom := false
+	for _, m := range d.q.named {
+		namesSymptom = namesSymptom || m.Category == Symptom
+	}
 	best := 0.0
 	for _, c := range d.cands {
 		named := d.isNamed(c)
@@ -141,7 +169,9 @@ func (d *decision) pickSymptom() {
 			continue
 		}
 		score := c.strength * (1 + 0.3*math.Log(float64(len(c.hits))))
-		if named {
+		switch {
+		case named && namesSymptom && c.sig.Category == Cause:
+		case named:
 			score *= 3
 		}
 		// The status code and the paths the question names pick its
@@ -159,14 +189,18 @@ func (d *decision) pickSymptom() {
 	}
 }
 
-var statusRE = regexp.MustCompile(`\b[1-5]\d\d\b`)
+// statusRE finds HTTP status codes in a question, also in the plural
+// ("the 502s").
+var statusRE = regexp.MustCompile(`\b([1-5]\d\d)s?\b`)
 
 // termMatch weighs a candidate by the question's status codes and words
 // its lines hold: 1 when the question names none of them.
 func (d *decision) termMatch(c *candidate) float64 {
 	if d.q.terms == nil {
 		d.q.terms = contentWords(d.q.about)
-		d.q.codes = statusRE.FindAllString(d.q.about, -1)
+		for _, m := range statusRE.FindAllStringSubmatch(d.q.about, -1) {
+			d.q.codes = append(d.q.codes, m[1])
+		}
 	}
 	if len(d.q.terms)+len(d.q.codes) == 0 {
 		return 1
@@ -203,7 +237,9 @@ func (d *decision) judge(c *candidate) {
 	if c.local() {
 		lookback = min(lookback, a.ClusterGap)
 	}
-	if s := d.symptom; s != nil && s != c && !c.first.IsZero() && !s.first.IsZero() {
+	// A recurring symptom is judged burst by burst: against the one the
+	// candidate would precede.
+	if s := d.episodeFor(c); s != nil && s != c && !c.first.IsZero() && !s.first.IsZero() {
 		before := s.first.Sub(c.first)
 		switch {
 		case before > lookback && c.last.Before(s.first.Add(-lookback)):
@@ -233,7 +269,12 @@ func (d *decision) judge(c *candidate) {
 			strings.TrimSpace(c.resolvedBy.line.Text[c.resolvedBy.start:c.resolvedBy.end])+" after it"
 		c.whyHits = []hit{*c.resolvedBy}
 	}
-	c.rank = c.strength * layerFactor[c.sig.Layer] * timing
+	c.rank = c.strength * layerFactor[c.sig.Layer] * timing * d.recurrenceFactor(c)
+	if len(d.episodes) > 0 && d.episodeFor(c) == d.symptom {
+		// Of a failure's occurrences, the one before the burst the
+		// evidence shows best is the one to cite.
+		c.rank *= 1.05
+	}
 	switch {
 	case c.focus:
 		c.rank *= 1.5
@@ -245,6 +286,59 @@ func (d *decision) judge(c *candidate) {
 	}
 	if d.isNamed(c) && c.sig.Category == Cause {
 		c.rank *= 1.5
+	}
+}
+
+// connect weakens the causes that nothing links to the symptom: no shared
+// workload, namespace, node, name or rare word with it, no recurrence with
+// its bursts, and no known link to a failure that has one. A cause next
+// to the symptom, or a known step or two away from it (a metric label that
+// fills a proxy's stats, which runs it out of memory), explains it better
+// than one in a component the evidence never ties to it.
+func (d *decision) connect() {
+	if d.symptom == nil {
+		return
+	}
+	bySig := map[string][]*candidate{}
+	for _, c := range d.cands {
+		if c.eligible {
+			bySig[c.sig.Name] = append(bySig[c.sig.Name], c)
+		}
+	}
+	linked := map[*candidate]bool{}
+	for _, c := range d.cands {
+		if !c.eligible {
+			continue
+		}
+		s := d.episodeFor(c)
+		linked[c] = c == s || d.relatedTo(c, s) || d.recurs(c)
+	}
+	for range 3 {
+		grew := false
+		for _, c := range d.cands {
+			if !c.eligible || linked[c] {
+				continue
+			}
+			for _, name := range c.sig.Explains {
+				for _, e := range bySig[name] {
+					if linked[e] && d.relatedTo(c, e) {
+						linked[c], grew = true, true
+						break
+					}
+				}
+				if linked[c] {
+					break
+				}
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	for _, c := range d.cands {
+		if c.eligible && c.sig.Category == Cause && !linked[c] {
+			c.rank *= 0.5
+		}
 	}
 }
 
@@ -269,7 +363,7 @@ func (d *decision) isolate() {
 	for _, c := range d.cands {
 		switch {
 		case !c.eligible || c.sig.Category != Cause || c == s:
-		case c.local() && len(c.namespaces) > 0 && !overlaps(c.namespaces, connected) && !d.mentionedBy(c, s):
+		case c.local() && len(c.namespaces) > 0 && !overlaps(c.namespaces, connected) && !d.mentionedBy(c, s) && !d.recurs(c):
 			lone = append(lone, c)
 		default:
 			remains = true
@@ -307,8 +401,17 @@ func (d *decision) trimGraph() {
 	byStrength := slices.Clone(d.cands)
 	slices.SortStableFunc(byStrength, func(x, y *candidate) int { return cmpFloat(y.strength, x.strength) })
 	keep := map[*candidate]bool{}
-	for _, c := range byStrength[:maxGraph] {
-		keep[c] = true
+	hints := 0
+	for i, c := range byStrength {
+		// Hints are weak by nature, but what set a failure off is often
+		// one of them: they have a quota of their own.
+		switch {
+		case i < maxGraph:
+			keep[c] = true
+		case c.sig.Category == Hint && hints < maxGraph/3:
+			keep[c] = true
+			hints++
+		}
 	}
 	kept := d.cands[:0]
 	for _, c := range d.cands {
@@ -326,6 +429,19 @@ func (d *decision) explains(a, b *candidate) bool {
 	if a == b || sameFamily(a, b) || a.sig.Category == Symptom && b.sig.Category != Symptom {
 		return false
 	}
+	k := [2]*candidate{a, b}
+	if v, ok := d.explainsMemo[k]; ok {
+		return v
+	}
+	v := d.explainsUncached(a, b)
+	if d.explainsMemo == nil {
+		d.explainsMemo = map[[2]*candidate]bool{}
+	}
+	d.explainsMemo[k] = v
+	return v
+}
+
+func (d *decision) explainsUncached(a, b *candidate) bool {
 	byLayer := false
 	switch {
 	case a.sig.Remote && !b.sig.Remote && d.mentionedBy(b, a):
@@ -336,7 +452,9 @@ func (d *decision) explains(a, b *candidate) bool {
 	case b.sig.explains[a.sig.Name], a.sig.Category == Hint:
 		// A hint is no fault: it explains only what it is known to set off.
 		return false
-	case a.sig.Layer >= b.sig.Layer:
+	case a.sig.Layer >= b.sig.Layer, b.sig.Snapshot:
+		// Configuration in force (a connection-pool limit) is set by
+		// people, not by the failures beneath it.
 		return false
 	default:
 		byLayer = true
@@ -356,7 +474,7 @@ func (d *decision) explains(a, b *candidate) bool {
 // relatedTo reports whether a failure in a's component can reach b's.
 func (d *decision) relatedTo(a, b *candidate) bool {
 	switch {
-	case overlaps(a.workloads, b.workloads), a.key == b.key:
+	case overlaps(a.workloads, b.workloads), a.key == b.key, sameSubject(a, b), d.coRecur(a, b):
 		return true
 	case a.focus && b.focus:
 		return true
@@ -385,6 +503,14 @@ func (d *decision) relatedTo(a, b *candidate) bool {
 	// Without pods or namespaces on either side the evidence does not say
 	// how components connect; one incident's lines are assumed to.
 	return len(a.workloads)+len(a.namespaces) == 0 || len(b.workloads)+len(b.namespaces) == 0
+}
+
+// sameSubject reports whether two candidates name the same thing they are
+// about, such as one Envoy cluster seen in a /stats counter and in the
+// access log lines of its requests.
+func sameSubject(a, b *candidate) bool {
+	ka, kb := a.best.key, b.best.key
+	return len(ka) >= 4 && strings.EqualFold(ka, kb) && !isDigits(ka)
 }
 
 // mentionedBy reports whether b's lines name a's component or the object
@@ -442,11 +568,25 @@ func (d *decision) chooseRoot() {
 	}
 	d.root = pool[0]
 	d.fallback = d.root.synthetic
-	visited := map[*candidate]bool{d.root: true}
+	// A failure already on the way down, seen at another time, would
+	// close a loop: each signature is visited once.
+	visited := map[*matcher]bool{d.root.sig: true}
 	for {
 		var next *candidate
 		for _, c := range d.cands {
-			if visited[c] || !c.eligible || c.sig.Category != Cause || c.rank < 0.3*d.root.rank || !d.explains(c, d.root) {
+			// A known causal link (a metric label fills a proxy's stats)
+			// is stronger evidence than the order of the layers: it may
+			// lead to a much weaker-looking line.
+			need := 0.3
+			if c.sig.explains[d.root.sig.Name] {
+				need = 0.12
+			}
+			if visited[c.sig] || !c.eligible || c.sig.Category != Cause || c.rank < need*d.root.rank || !d.explains(c, d.root) {
+				continue
+			}
+			// Behind a symptom that recurs, what comes back with every
+			// burst is not explained by what happened once.
+			if d.recurs(d.root) && !c.first.IsZero() && !d.recurs(c) {
 				continue
 			}
 			if next == nil || byRank(c, next) < 0 {
@@ -456,14 +596,29 @@ func (d *decision) chooseRoot() {
 		if next == nil {
 			break
 		}
-		visited[next] = true
+		visited[next.sig] = true
 		d.root = next
 		d.fallback = false
+	}
+	// The same failure seen through a more specific signature names it
+	// better: the expired certificate itself rather than the handshakes
+	// that fail on it.
+	for _, c := range d.cands {
+		if c != d.root && c.eligible && c.sig != d.root.sig && sameFamily(c, d.root) && c.sig.Category == Cause &&
+			c.sig.Weight > d.root.sig.Weight && c.rank >= 0.8*d.root.rank && d.relatedTo(c, d.root) &&
+			(c.first.IsZero() || d.root.first.IsZero() || !c.first.After(d.root.first)) {
+			d.root = c
+		}
 	}
 	// The same failure seen first elsewhere is where it started: an
 	// expired certificate in the control plane before the proxies that
 	// cannot verify it.
 	for _, c := range d.cands {
+		// Behind a recurring symptom an earlier occurrence belongs to an
+		// earlier burst: another time, not where this one started.
+		if len(d.episodes) > 0 && d.episodeFor(c) != d.episodeFor(d.root) {
+			continue
+		}
 		if c != d.root && c.eligible && c.sig == d.root.sig && !c.first.IsZero() && !d.root.first.IsZero() &&
 			(!c.local() || c.best.key == d.root.best.key && c.best.key != "" || overlaps(c.workloads, d.root.workloads)) &&
 			c.first.Before(d.root.first.Add(-30*time.Second)) && c.strength >= 0.4*d.root.strength && d.relatedTo(c, d.root) {
@@ -671,10 +826,13 @@ func (d *decision) classify() {
 	for _, c := range d.cands {
 		switch {
 		case inChain[c]:
-		case root != nil && c.eligible && sameFamily(c, root) && d.relatedTo(c, root):
+		case root != nil && c.eligible && sameFamily(c, root) && d.relatedTo(c, root) && d.sameEpisode(c, root):
 			d.kin = append(d.kin, c)
 		case root != nil && c.sig.Category == Hint:
 			d.triggers = append(d.triggers, c) // candidates; triggerChain keeps those on the way
+		case root != nil && c.eligible && sameFamily(c, root) && !d.sameEpisode(c, root):
+			// The root's failure before other bursts: its recurrence, not
+			// an alternative.
 		case root != nil && c.eligible && c.sig.Category == Cause && c.rank >= 0.5*root.rank && !d.explains(root, c):
 			d.rivals = append(d.rivals, c)
 		case root != nil && sameFamily(c, root):
@@ -716,7 +874,11 @@ func (d *decision) triggerChain() []*candidate {
 				!d.setsOff(c, next, start) {
 				continue
 			}
-			if best == nil || c.first.After(best.first) {
+			// Behind a recurring symptom, the hint that comes before
+			// every burst (the nightly job), not the one that happened
+			// to come last this time.
+			if best == nil || cmpFloat(d.recurrenceFactor(c), d.recurrenceFactor(best)) > 0 ||
+				d.recurrenceFactor(c) == d.recurrenceFactor(best) && c.first.After(best.first) {
 				best = c
 			}
 		}
@@ -756,7 +918,16 @@ func (d *decision) setsOff(c, target *candidate, start time.Time) bool {
 	if !c.sig.explains[target.sig.Name] {
 		return false
 	}
-	if !c.first.IsZero() && !start.IsZero() && (c.first.After(start) || start.Sub(c.first) > d.ev.a.ClusterGap) {
+	// A hint that lasts (a job running for half an hour) sets off what
+	// follows its end as much as its start; one that comes before every
+	// burst of a recurring symptom may be logged a moment after this
+	// burst's start (a job's completion written seconds after the
+	// scale-down it caused).
+	slack := time.Duration(0)
+	if d.recurs(c) {
+		slack = episodeSlack
+	}
+	if !c.first.IsZero() && !start.IsZero() && (c.first.After(start.Add(slack)) || start.Sub(c.last) > d.ev.a.ClusterGap) {
 		return false
 	}
 	return overlaps(c.workloads, target.workloads) || c.key == target.key || d.mentionedBy(c, target) || d.mentionedBy(target, c) ||
@@ -791,6 +962,13 @@ func (d *decision) judgeSuspect() {
 	if best != nil && len(d.q.suspectFocus) > 0 && !d.ev.mentionsAny(best, d.q.suspectFocus) {
 		best = nil
 	}
+	if d.q.remedy {
+		if m, ok := d.misdirectedFix(); ok {
+			d.elsewhere = &m
+			d.related = false
+			return
+		}
+	}
 	if best == nil || d.q.remedy {
 		if lines := d.findSuspectLines(); lines != nil {
 			best = lines
@@ -815,6 +993,50 @@ func (d *decision) judgeSuspect() {
 	}
 	d.ruledOut = slices.DeleteFunc(d.ruledOut, func(c *candidate) bool { return c == best })
 	d.ruledOut = append([]*candidate{best}, d.ruledOut...)
+}
+
+// misdirectedFix finds a fix that acts on a container other than the one
+// that fails: "raise the app container's memory limit" when the proxy
+// beside it is the one OOM-killed. The failing containers are those the
+// pod-level failures of the causal chain (at any of their times) name.
+func (d *decision) misdirectedFix() (misdirected, bool) {
+	if d.root == nil {
+		return misdirected{}, false
+	}
+	onChain := map[*matcher]bool{d.root.sig: true}
+	workloads := map[string]bool{}
+	for _, c := range append(append([]*candidate{d.root}, d.chain...), d.kin...) {
+		onChain[c.sig] = true
+		maps.Copy(workloads, c.workloads)
+	}
+	fails := map[string]hit{}
+	var order []string
+	for _, c := range d.cands {
+		if !onChain[c.sig] || !c.eligible || !c.sig.Local || (c.sig.Layer != LayerResource && c.sig.Layer != LayerProcess) ||
+			!overlaps(c.workloads, workloads) {
+			continue
+		}
+		for _, h := range c.hits {
+			if name := strings.ToLower(h.line.Attrs["container"]); name != "" {
+				if _, seen := fails[name]; !seen {
+					fails[name] = h
+					order = append(order, name)
+				}
+			}
+		}
+	}
+	if len(fails) == 0 {
+		return misdirected{}, false
+	}
+	for _, tok := range tokenRE.FindAllString(strings.ToLower(d.q.suspect), -1) {
+		tok = strings.TrimSuffix(strings.Trim(tok, ".-_"), "'s")
+		if _, failing := fails[tok]; failing || !d.ev.containers[tok] {
+			continue
+		}
+		slices.Sort(order)
+		return misdirected{asked: tok, fails: order[0], where: fails[order[0]]}, true
+	}
+	return misdirected{}, false
 }
 
 // judgeRemedy decides whether the action a control question names ended
@@ -858,6 +1080,14 @@ func (d *decision) unrelatedReason(c *candidate) (kind, why string) {
 		}
 		if d.root != nil {
 			why += ", and nothing on the chain from " + d.root.sig.Summary + " (" + d.root.lead.line.ID() + ") depends on it"
+		}
+		if len(c.output) > 0 {
+			var shown []string
+			for _, h := range c.output {
+				shown = append(shown, fmt.Sprintf("%q (%s)", oneLine(strings.TrimSpace(h.line.Text)), h.line.ID()))
+			}
+			why += "; what the check shows: " + strings.Join(shown, ", ")
+			c.whyHits = append(c.whyHits, c.output...)
 		}
 		if doc, ok := d.benignDoc(); ok {
 			why += "; " + doc.line.Source + " calls it expected (" + doc.line.ID() + ")"
@@ -913,7 +1143,7 @@ func (d *decision) benignDoc() (hit, bool) {
 		for _, w := range benignWords {
 			if j := strings.Index(lower, w); j >= 0 {
 				start, end := termSpan(l.Text, terms)
-				return hit{line: l, idx: i, start: min(start, j), end: max(end, j+len(w))}, true
+				return hit{line: l, idx: i, start: min(start, j), end: max(end, j+len(w)), at: l.Time}, true
 			}
 		}
 	}
@@ -946,6 +1176,16 @@ func (d *decision) findSuspectLines() *candidate {
 			}
 		}
 	}
+	// A time the question names ("at 07:35") is one more word: the event
+	// happened then.
+	times := d.q.suspectTimes
+	atTime := func(i int) bool { return len(times) > 0 && nearClock(lines[i].Time, times, suspectClockSlack) }
+	dfTime := 0
+	for i := range lines {
+		if atTime(i) {
+			dfTime++
+		}
+	}
 	n := float64(len(lines) + 1)
 	bestScore, bestIdx := 0.0, -1
 	for i := range lines {
@@ -955,6 +1195,10 @@ func (d *decision) findSuspectLines() *candidate {
 				score += math.Log(n / float64(df[t]))
 				words++
 			}
+		}
+		if words > 0 && atTime(i) {
+			score += math.Log(n / float64(dfTime))
+			words++
 		}
 		if words >= min(2, len(terms)) && score > bestScore {
 			bestScore, bestIdx = score, i
@@ -968,9 +1212,10 @@ func (d *decision) findSuspectLines() *candidate {
 		Summary: "lines the question asks about"}, index: len(d.ev.a.table.matchers)}
 	var hits []hit
 	for i := range lines {
-		if templateKey(&lines[i]) == key {
+		// Of its repeats, the ones at the time the question names.
+		if templateKey(&lines[i]) == key && (!atTime(bestIdx) || atTime(i)) {
 			start, end := termSpan(lines[i].Text, terms)
-			hits = append(hits, hit{line: &lines[i], idx: i, m: m, start: start, end: end, score: 1})
+			hits = append(hits, hit{line: &lines[i], idx: i, m: m, start: start, end: end, score: 1, at: lines[i].Time})
 		}
 	}
 	slices.SortStableFunc(hits, func(x, y hit) int {
@@ -981,7 +1226,49 @@ func (d *decision) findSuspectLines() *candidate {
 	})
 	c := newCandidate(m, hits, d.ev.ents[hits[0].idx], "suspect")
 	c.eligible = true
+	c.output = d.ev.commandOutput(bestIdx)
 	return c
+}
+
+var leadingClockRE = regexp.MustCompile(`^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[^\s\]]*\]?\s+`)
+
+// stripClock removes the timestamp a line may start with, and spaces.
+func stripClock(text string) string {
+	t := strings.TrimSpace(text)
+	if loc := leadingClockRE.FindStringIndex(t); loc != nil {
+		t = t[loc[1]:]
+	}
+	return t
+}
+
+// suspectClockSlack is how many minutes from a time a question names a
+// line may be and still be at that time.
+const suspectClockSlack = 5
+
+// maxOutput bounds the output lines quoted after a command.
+const maxOutput = 4
+
+// commandOutput returns, for a line that starts a check someone ran (a
+// shell command "$ ..." or its comment "# ..."), the output lines that
+// follow it in the same source within a minute: what the check showed.
+func (ev *evidence) commandOutput(i int) []hit {
+	lines := ev.pack.Lines
+	start := stripClock(lines[i].Text)
+	if !strings.HasPrefix(start, "$ ") && !strings.HasPrefix(start, "# ") {
+		return nil
+	}
+	var out []hit
+	for j := i + 1; j < len(lines) && lines[j].Source == lines[i].Source && len(out) < maxOutput; j++ {
+		t := stripClock(lines[j].Text)
+		if t == "" || strings.HasPrefix(t, "# ") || lines[j].Time.Sub(lines[i].Time) > time.Minute {
+			break
+		}
+		if strings.HasPrefix(t, "$ ") {
+			continue // the next command of the same check
+		}
+		out = append(out, hit{line: &lines[j], idx: j, start: 0, end: len(lines[j].Text), at: lines[j].Time})
+	}
+	return out
 }
 
 // termSpan is the span of text from the first to the last of the terms

@@ -20,6 +20,10 @@ type hit struct {
 	key        string // what the failure is about, when the signature names it
 	seconds    float64
 	score      float64
+	// at is when the line places the failure: its time, or none for a
+	// snapshot of state (a /stats dump, a metric's whole-range summary),
+	// or the time an attribute names (a certificate's expiry).
+	at time.Time
 }
 
 // candidate is a group of hits of one signature about one entity (a
@@ -44,6 +48,9 @@ type candidate struct {
 	// and the facts found about it, when no line shows the failure itself.
 	synthetic bool
 	facts     []fact // for a synthetic candidate, the facts it was made of
+	// output holds, for the lines a control question names that start a
+	// check (a shell command), the lines of what it showed.
+	output []hit
 
 	// Set by each decision.
 	rank     float64
@@ -62,18 +69,32 @@ type evidence struct {
 	ents       []entity // per line of the pack
 	namespaces map[string]bool
 	names      map[string]bool // pods, workloads, containers, nodes, objects: what a question may name
+	containers map[string]bool // the containers lines come from, lower case
 	candidates []*candidate
 	chat       []hit
 	timed      bool // whether any line has a time
 	// termCount counts, for the words of the candidates' telling lines,
 	// the lines of the pack that hold them; built on first use.
 	termCount map[string]int
+	// lower caches lines' lowered text, for the names matched in them.
+	lower []string
+}
+
+// lowered is line i's text with ASCII letters lowered, computed once.
+func (ev *evidence) lowered(i int) string {
+	if ev.lower == nil {
+		ev.lower = make([]string, len(ev.pack.Lines))
+	}
+	if ev.lower[i] == "" {
+		ev.lower[i] = asciiLower(ev.pack.Lines[i].Text)
+	}
+	return ev.lower[i]
 }
 
 func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, error) {
 	lines := pack.Lines
 	ev := &evidence{a: a, pack: pack, kinds: map[string]causeway.SourceKind{}, ents: make([]entity, len(lines)),
-		namespaces: map[string]bool{}, names: map[string]bool{}}
+		namespaces: map[string]bool{}, names: map[string]bool{}, containers: map[string]bool{}}
 	for _, s := range pack.Sources {
 		ev.kinds[s.Name] = s.Kind
 	}
@@ -94,7 +115,10 @@ func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, er
 		for _, n := range ev.ents[i].names() {
 			ev.names[n] = true
 		}
-		for _, k := range []string{"container", "deployment", "app", "service", "job"} {
+		if c := l.Attrs["container"]; c != "" {
+			ev.containers[strings.ToLower(c)] = true
+		}
+		for _, k := range []string{"container", "deployment", "app", "service", "job", "name"} {
 			if v := l.Attrs[k]; v != "" {
 				ev.names[strings.ToLower(v)] = true
 			}
@@ -104,6 +128,10 @@ func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, er
 	type groupKey struct {
 		m   *matcher
 		key string
+		// subject splits a signature's lines by what they are about when
+		// an attribute names it (an Envoy cluster, a status code): the
+		// clusters of one proxy are different failures.
+		subject string
 	}
 	groups := make(map[groupKey][]hit)
 	var order []groupKey
@@ -114,14 +142,27 @@ func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, er
 			return nil, ctx.Err()
 		}
 		l := &lines[i]
-		found = sc.scan(l.Text, found[:0])
+		prev := ""
+		if i > 0 && lines[i-1].Source == l.Source {
+			prev = lines[i-1].Text
+		}
+		found = sc.scanLine(l.Text, l.Attrs, prev, found[:0])
 		if len(found) == 0 {
 			continue
 		}
 		conversation := isConversation(l, ev.kinds[l.Source])
+		snapshot := isSnapshot(l, ev.kinds[l.Source])
 		var level float64
 		for _, mt := range found {
-			h := hit{line: l, idx: i, m: mt.m, start: mt.start, end: mt.end, key: mt.key, seconds: mt.seconds}
+			h := hit{line: l, idx: i, m: mt.m, start: mt.start, end: mt.end, key: mt.key, seconds: mt.seconds, at: l.Time}
+			if snapshot || mt.m.Snapshot {
+				h.at = time.Time{}
+			}
+			if a := mt.m.AtAttr; a != "" {
+				if t, err := time.Parse(time.RFC3339, l.Attrs[a]); err == nil {
+					h.at = t
+				}
+			}
 			if conversation {
 				// What people say in chat is what they thought, not what
 				// happened: it may back a cause found in the telemetry but
@@ -148,7 +189,10 @@ func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, er
 			if (mt.m.Layer == LayerDependency || mt.m.Layer == LayerProcess) && ev.kinds[l.Source] == causeway.KindPodLog {
 				h.score *= 1.1
 			}
-			k := groupKey{mt.m, ev.ents[i].key(l.Source)}
+			k := groupKey{m: mt.m, key: ev.ents[i].key(l.Source)}
+			if len(mt.m.KeyAttrs) > 0 {
+				k.subject = strings.ToLower(mt.key)
+			}
 			if _, ok := groups[k]; !ok {
 				order = append(order, k)
 			}
@@ -161,7 +205,7 @@ func (a *Analyzer) scan(ctx context.Context, pack *causeway.Pack) (*evidence, er
 	for _, k := range order {
 		hits := groups[k]
 		slices.SortStableFunc(hits, func(x, y hit) int {
-			if c := x.line.Time.Compare(y.line.Time); c != 0 {
+			if c := x.at.Compare(y.at); c != 0 {
 				return c
 			}
 			return x.idx - y.idx
@@ -263,6 +307,15 @@ func (ev *evidence) hasEffect(c *candidate) bool {
 		if e == c || !c.sig.explains[e.sig.Name] {
 			continue
 		}
+		// What the two are about, when both name it (an Envoy cluster),
+		// must be the same: a cluster with no hosts explains the 503s of
+		// that cluster, not of another.
+		if ck, ek := c.best.key, e.best.key; ck != "" && ek != "" {
+			if strings.EqualFold(ck, ek) {
+				return true
+			}
+			continue
+		}
 		if overlaps(c.workloads, e.workloads) || overlaps(c.namespaces, e.namespaces) ||
 			len(c.namespaces) == 0 && len(e.namespaces) == 0 {
 			return true
@@ -288,7 +341,7 @@ func (ev *evidence) resolution(c *candidate) *hit {
 		lower := strings.ToLower(lines[i].Text)
 		for _, r := range c.sig.resolved {
 			if j := strings.Index(lower, r); j >= 0 {
-				return &hit{line: &lines[i], idx: i, m: c.sig, start: j, end: j + len(r)}
+				return &hit{line: &lines[i], idx: i, m: c.sig, start: j, end: j + len(r), at: lines[i].Time}
 			}
 		}
 	}
@@ -313,7 +366,7 @@ func (ev *evidence) chatAbout(c *candidate) []hit {
 func cluster(hits []hit, gap time.Duration) [][]hit {
 	var untimed, timed []hit
 	for _, h := range hits {
-		if h.line.Time.IsZero() {
+		if h.at.IsZero() {
 			untimed = append(untimed, h)
 		} else {
 			timed = append(timed, h)
@@ -325,7 +378,7 @@ func cluster(hits []hit, gap time.Duration) [][]hit {
 	var out [][]hit
 	start, largest := 0, -1
 	for i := 1; i <= len(timed); i++ {
-		if i == len(timed) || timed[i].line.Time.Sub(timed[i-1].line.Time) > gap {
+		if i == len(timed) || timed[i].at.Sub(timed[i-1].at) > gap {
 			g := timed[start:i:i]
 			if largest < 0 || len(g) > len(out[largest]) {
 				largest = len(out)
@@ -347,7 +400,7 @@ func newCandidate(m *matcher, hits []hit, ent entity, key string) *candidate {
 		if h.score > c.best.score {
 			c.best = h
 		}
-		if t := h.line.Time; !t.IsZero() {
+		if t := h.at; !t.IsZero() {
 			if c.first.IsZero() || t.Before(c.first) {
 				c.first = t
 			}
@@ -371,8 +424,19 @@ func newCandidate(m *matcher, hits []hit, ent entity, key string) *candidate {
 		}
 	}
 	c.lead = c.best
+	// A snapshot (a /stats counter) tells that it happened; a timed line
+	// of a log tells when, and usually how: cite that one when there is
+	// one, the most telling of them.
+	if c.best.at.IsZero() {
+		for _, h := range hits {
+			if !h.at.IsZero() && (c.lead.at.IsZero() || h.score > c.lead.score) {
+				c.lead = h
+			}
+		}
+	}
+	lead := c.lead
 	for _, h := range hits {
-		if h.score >= 0.9*c.best.score && (!h.line.Time.IsZero() || c.best.line.Time.IsZero()) && (h.key != "" || c.best.key == "") {
+		if h.score >= 0.9*lead.score && (!h.at.IsZero() || lead.at.IsZero()) && (h.key != "" || lead.key == "") {
 			c.lead = h
 			break
 		}
@@ -495,6 +559,19 @@ func isConversation(l *causeway.Line, kind causeway.SourceKind) bool {
 		return true
 	}
 	return kind == causeway.KindSlack || kind == causeway.KindJira || kind == causeway.KindDoc
+}
+
+// isSnapshot reports whether a line shows state as someone read it
+// (proxy admin output, a metric series summed up over the whole window)
+// rather than something that happened at its time.
+func isSnapshot(l *causeway.Line, kind causeway.SourceKind) bool {
+	switch {
+	case kind == causeway.KindMeshAdmin:
+		return true
+	case l.Kind == causeway.LineMetric:
+		return strings.Contains(l.Text, " samples ")
+	}
+	return false
 }
 
 // isProcessLog reports whether a line is a process's own log output rather

@@ -1,5 +1,7 @@
 package builtin
 
+import "slices"
+
 // Category says what part a signature's lines play in an incident.
 type Category string
 
@@ -107,6 +109,43 @@ type Signature struct {
 	// object or source: the limit an OOM kill hit, a pod's node selector.
 	Details     []Detail
 	Remediation []string
+	// Attrs match a line by the attributes a parser gave it (an access
+	// log's response_flags, a /memory line's limit_used_pct) rather than
+	// by its words: any one of them shows the failure.
+	Attrs []AttrMatch
+	// KeyAttrs name attributes that hold what the failure is about (the
+	// Envoy cluster of a /stats line or of an access log line), read when
+	// no pattern names it: lines with the same key are one story, across
+	// components.
+	KeyAttrs []string
+	// AtAttr names an attribute that holds when the failure happened, in
+	// RFC 3339, for lines written later: a certificate's not_after in a
+	// /certs dump taken an hour after it expired.
+	AtAttr string
+	// Snapshot marks configuration or state in force (a cluster's
+	// circuit-breaker limits, a metric label's definition): the line's time
+	// is when someone looked, not when the failure began, so it does not
+	// place the failure in time.
+	Snapshot bool
+	// Owners name the kinds of configuration object that set what the
+	// failure is about (the DestinationRule behind an Envoy cluster's
+	// connection-pool limits): the answer names the object and its last
+	// change.
+	Owners []string
+}
+
+// AttrMatch matches a line by one of its attributes.
+type AttrMatch struct {
+	Attr string
+	// Any lists values (matched case-insensitively) of which the attribute
+	// holds one, whole or as an item of a comma-separated list: "UF" in
+	// "UF,URX".
+	Any []string
+	// Contains lists lower-case substrings of which the attribute holds
+	// one.
+	Contains []string
+	// Min, when set, keeps attributes that are numbers of at least Min.
+	Min float64
 }
 
 // Pattern is a regular expression with substrings of which one must be in
@@ -127,6 +166,14 @@ type Pattern struct {
 	// long, read from the named group "ms" (milliseconds), "s" (seconds), or
 	// "dur" with its unit in "unit".
 	MinSeconds float64
+	// Min keeps only matches whose named group "n" (a count or a
+	// percentage, commas allowed) is at least Min: 55,000 stats, not 600.
+	Min float64
+	// Prev, when set, is a regular expression (lower case) that the line
+	// before, in the same source, must match: a bare number is a count of
+	// stats only under the command that counted them ("... stats | wc
+	// -l"). Such patterns are tried on short lines only.
+	Prev string
 }
 
 // Detail finds one fact behind a failure in a line of the same pod, object
@@ -146,6 +193,9 @@ type Detail struct {
 	After string
 	// Skip is a regular expression (lower case) of matches that say nothing ("<none>").
 	Skip string
+	// Context, when set, is a regular expression (lower case) the whole
+	// line must match too: what kind of line the fact may come from.
+	Context string
 	// Anywhere looks in every telemetry line, not only the failing
 	// entity's: a certificate's subject is printed by whoever checked it.
 	Anywhere bool
@@ -169,13 +219,21 @@ var (
 	jsonCPU        = Detail{Label: "CPU limit", Need: []string{`"limits"`}, Expr: `"limits"\s*:\s*\{[^}]*"cpu"\s*:\s*"[^"]+"`}
 	lastState      = Detail{Label: "last termination", Need: []string{"reason:", "exit code:"}, Expr: `^\s*(reason:\s*(error|oomkilled|starterror|containercannotrun)|exit code:\s*[1-9]\d*)\b`}
 	longestRequest = Detail{Label: "longest request", Need: []string{"duration", "took", "elapsed", "request_time", "latency", "age"}, Longest: true,
-		Expr: `(?:duration|took|elapsed|request_time|latency|age)"?[=:" ]+"?(?P<dur>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|seconds)\b`}
+		Expr: `(?:duration|took|elapsed|request_time|latency|age)"?[=:" ]+"?(?P<dur>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|seconds)\b`,
+		// A request's, not a background job's: "job run finished took=300s"
+		// says nothing about what a shutdown cuts off.
+		Context: `\b(?:get|post|put|patch|delete|head) /|\brequests?\b|in.flight|"path"|\bpath=|\bhttp/`}
 	gracePeriod = Detail{Label: "grace period", Need: []string{"grace"}, Expr: `terminationgraceperiodseconds"?\s*[:=]\s*\d+|grace[ -]?period"?\s*[=:]\s*\d+|grace[ -]?period\D{0,20}\d+\s*s\b`}
 )
 
 // Signatures is the builtin table of failure signatures of Kubernetes,
 // service meshes and the services that run on them.
-var Signatures = []Signature{
+var Signatures = slices.Concat(coreSignatures, meshSignatures)
+
+// coreSignatures are the failures of Kubernetes and of the processes that
+// run on it; meshSignatures (mesh.go) those that proxies and their control
+// planes report.
+var coreSignatures = []Signature{
 	// Nodes, disks, kernel, network.
 	{
 		Name: "disk_full", Category: Cause, Family: "disk", Layer: LayerNode, Weight: 10,
@@ -319,12 +377,25 @@ var Signatures = []Signature{
 		Remediation: []string{"Raise the namespace's ResourceQuota or lower the pods' requests, then confirm the ReplicaSet creates its pods."},
 	},
 	{
-		Name: "scale_event", Category: Hint, Layer: LayerScheduling, Weight: 3,
-		Summary:     "autoscaler changed the replica count",
-		Phrases:     []string{"successfulrescale", "new size:", "scaled down replica set", "scaled up replica set", "scaling replica set"},
-		Aliases:     []string{"hpa", "autoscal", "scale-down", "scale down", "scaled down"},
+		Name: "scale_down", Category: Hint, Layer: LayerScheduling, Weight: 3,
+		Summary: "autoscaler scale-down",
+		Phrases: []string{"scaled down replica set", "all metrics below target"},
+		Patterns: []Pattern{
+			{Expr: `new size: \d+; reason: [^;]*\bbelow target`, Need: []string{"below target"}},
+		},
+		Aliases:     []string{"scale-down", "scale down", "scaled down", "scaling down", "scales down"},
 		Explains:    []string{"shutdown", "grace_exceeded"},
 		Remediation: []string{"Check the autoscaler's scale-down behaviour (stabilization window, policies) against the workload's request durations."},
+	},
+	{
+		// A change of the replica count that is no scale-down: pods are
+		// added, none is stopped.
+		Name: "scale_event", Category: Hint, Layer: LayerScheduling, Weight: 2,
+		Summary:  "autoscaler changed the replica count",
+		Phrases:  []string{"successfulrescale", "new size:", "scaled up replica set", "scaling replica set"},
+		Not:      []string{`below target`, `scaled down`},
+		Aliases:  []string{"hpa", "autoscal", "scale-up", "scale up", "scaled up"},
+		Explains: []string{"pod_pending"},
 	},
 	{
 		Name: "new_version", Category: Hint, Layer: LayerScheduling, Weight: 3,
@@ -340,10 +411,13 @@ var Signatures = []Signature{
 	},
 	{
 		Name: "cron_job", Category: Hint, Layer: LayerScheduling, Weight: 2,
-		Summary:  "scheduled job started",
-		Phrases:  []string{"created job", "sawcompletedjob", "cronjob"},
-		Aliases:  []string{"cronjob", "cron job"},
-		Explains: []string{"scale_event", "resource_spike"},
+		Summary: "scheduled job (CronJob) ran",
+		Phrases: []string{"created job", "sawcompletedjob", "cronjob"},
+		Patterns: []Pattern{
+			{Expr: `cronjob/(?P<key>[a-z0-9][\w.-]*)`, Need: []string{"cronjob/"}, KeyOnly: true},
+		},
+		Aliases:  []string{"cronjob", "cron job", "cron"},
+		Explains: []string{"scale_event", "scale_down", "resource_spike"},
 	},
 	{
 		Name: "resource_spike", Category: Hint, Layer: LayerScheduling, Weight: 2,
@@ -352,7 +426,7 @@ var Signatures = []Signature{
 			{Expr: `(cpu|memory)\S*.*\b(level shift|spike|above median)`, Need: []string{"level shift", "spike", "above median"}},
 		},
 		Not:      []string{`(limit|request)s?\b.*\b(level shift|spike)`},
-		Explains: []string{"scale_event"},
+		Explains: []string{"scale_event", "scale_down"},
 	},
 	// A container's resources.
 	{
@@ -419,11 +493,15 @@ var Signatures = []Signature{
 		Remediation: []string{"Check the DNS servers (CoreDNS pods, their logs and upstreams), the exact name being resolved including its search domains, and that the pod may reach kube-dns on port 53."},
 	},
 	{
-		Name: "cert_invalid", Category: Cause, Layer: LayerDependency, Weight: 8,
+		Name: "cert_invalid", Category: Cause, Family: "cert", Layer: LayerDependency, Weight: 8,
 		Summary: "expired or untrusted TLS certificate",
 		Phrases: []string{"x509:", "certificate has expired", "certificate expired", "certificate is not yet valid", "certificate verify failed",
 			"unknown certificate authority", "certificate signed by unknown authority", "tls: bad certificate", "certificate_expired",
 			"expiredcertexception", "certificate_verify_failed", "ssl certificate expired", "cert expired", "certificate rotation failed"},
+		Patterns: []Pattern{
+			// Envoy's count of peer certificates it could not verify.
+			{Expr: `ssl\.fail_verify_error[ :=]+[1-9]`, Need: []string{"ssl.fail_verify_error"}},
+		},
 		Aliases:  []string{"certificate", "cert ", "x509", "tls", "mtls"},
 		Explains: []string{"upstream_connect", "conn_failure"},
 		Details: []Detail{
@@ -472,11 +550,7 @@ var Signatures = []Signature{
 		Summary: "connection pool exhausted",
 		Phrases: []string{"too many connections", "remaining connection slots are reserved", "connection pool exhausted", "pool exhausted",
 			"timeout waiting for connection from pool", "could not obtain connection", "unable to acquire connection", "too many clients already",
-			"connection pool is full", "pool is exhausted", "connection is not available, request timed out", "upstream_cx_overflow",
-			"upstream_rq_pending_overflow", "pending_overflow", "circuit breaker open", "max_connections"},
-		Patterns: []Pattern{
-			{Expr: `"response_flags"\s*:\s*"uo"`, Need: []string{`"uo"`}},
-		},
+			"connection pool is full", "pool is exhausted", "connection is not available, request timed out"},
 		Aliases:     []string{"pool", "too many connections", "connection limit"},
 		Explains:    []string{"timeout", "conn_failure", "slow_request"},
 		Remediation: []string{"Size the connection pools against the server's max_connections across all replicas (and the mesh's connectionPool limits), or put a pooler in front of the server."},
@@ -541,13 +615,18 @@ var Signatures = []Signature{
 		Remediation: []string{"Fix the configuration the process rejects (its error names the key), then roll the pods and confirm they become ready."},
 	},
 	{
-		Name: "http_protocol_error", Category: Cause, Layer: LayerProcess, Weight: 6,
+		Name: "http_protocol_error", Category: Cause, Family: "protocol", Layer: LayerProcess, Weight: 6,
 		Summary: "malformed HTTP response from the application",
 		Phrases: []string{"protocol error", "protocol_error", "http1.codec_error", "hpe_", "invalid header", "duplicate header",
 			"header value contains invalid characters", "multiple content-length", "content-length and transfer-encoding",
 			"invalid http response", "malformed http response", "transfer-encoding and content-length"},
 		Patterns: []Pattern{
 			{Expr: `"response_flags"\s*:\s*"upe"`, Need: []string{`"upe"`}},
+		},
+		Attrs: []AttrMatch{
+			{Attr: "response_flags", Any: []string{"UPE"}},
+			{Attr: "response_code_details", Contains: []string{"protocol_error"}},
+			{Attr: "connection_termination_details", Contains: []string{"protocol error", "protocol_error"}},
 		},
 		Aliases:     []string{"headers", "protocol"},
 		Explains:    []string{"upstream_connect", "http_5xx"},
@@ -621,6 +700,7 @@ var Signatures = []Signature{
 		Summary: "job failed",
 		Phrases: []string{"backofflimitexceeded", "job has reached the specified backoff limit", "job failed", "deadlineexceeded",
 			"job was active longer than specified deadline"},
+		Not: []string{`progressdeadlineexceeded`},
 		Patterns: []Pattern{
 			{Expr: `pods statuses:.*\b[1-9]\d* failed`, Need: []string{"failed"}},
 		},
@@ -726,7 +806,7 @@ var Signatures = []Signature{
 		},
 	},
 	{
-		Name: "condition_false", Category: State, Layer: LayerControl, Weight: 7,
+		Name: "condition_false", Category: State, Family: "condition", Layer: LayerControl, Weight: 7,
 		Summary: "resource condition not satisfied",
 		Patterns: []Pattern{
 			{Expr: `\b(accepted|ready|programmed|available|resolvedrefs|reconciled|synced|healthy|initialized|containersready|podscheduled)\s*[=:]\s*"?false\b`, Need: []string{"false"}},
@@ -745,6 +825,11 @@ var Signatures = []Signature{
 		Patterns: []Pattern{
 			{Expr: `"response_flags"\s*:\s*"(uf|urx|uc|ut)"`, Need: []string{`"uf"`, `"urx"`, `"uc"`, `"ut"`}},
 		},
+		Attrs: []AttrMatch{
+			{Attr: "response_flags", Any: []string{"UF", "URX", "UC", "UT", "UR", "LR"}},
+			{Attr: "response_code_details", Contains: []string{"upstream_reset_before_response_started"}},
+		},
+		KeyAttrs:    []string{"upstream_cluster"},
 		Aliases:     []string{"upstream connect", "reset before headers", "connection termination"},
 		Remediation: []string{"Check the upstream the proxy could not reach: its endpoints, its logs at that time, and the proxy's cluster and connection settings for it."},
 	},
@@ -761,6 +846,8 @@ var Signatures = []Signature{
 		Patterns: []Pattern{
 			{Expr: `"response_flags"\s*:\s*"uh"`, Need: []string{`"uh"`}},
 		},
+		Attrs:       []AttrMatch{{Attr: "response_flags", Any: []string{"UH"}}},
+		KeyAttrs:    []string{"upstream_cluster"},
 		Aliases:     []string{"503", "unavailable"},
 		Remediation: []string{"Find why the route has no healthy endpoint: the route or cluster the proxy chose, its endpoints' readiness, and the controller that programs them."},
 	},
@@ -768,12 +855,17 @@ var Signatures = []Signature{
 		Name: "http_5xx", Remote: true, Category: Symptom, Layer: LayerUser, Weight: 4,
 		Summary: "HTTP 5xx responses",
 		Patterns: []Pattern{
-			{Expr: `(response_code|status|status_code|statuscode|http_status)"?\s*[:=]\s*"?5\d\d\b`, Need: []string{"response_code", "status"}, Starts: true},
-			{Expr: `http/\d(\.\d)?"?\s+5\d\d\b`, Need: []string{"http/"}, Starts: true},
-			{Expr: `\b5\d\d (service unavailable|bad gateway|gateway timeout|internal server error)`,
+			{Expr: `(response_code|status|status_code|statuscode|http_status)"?\s*[:=]\s*"?(?P<key>5\d\d)\b`, Need: []string{"response_code", "status"}, Starts: true},
+			{Expr: `http/\d(\.\d)?"?\s+(?P<key>5\d\d)\b`, Need: []string{"http/"}, Starts: true},
+			{Expr: `\b(?P<key>5\d\d) (service unavailable|bad gateway|gateway timeout|internal server error)`,
 				Need: []string{"service unavailable", "bad gateway", "gateway timeout", "internal server error"}},
 		},
-		Aliases: []string{"500", "502", "503", "504", "5xx", "bad gateway", "gateway timeout", "internal server error", "service unavailable", "is down", "app down", "appdown"},
+		// A readiness probe's 503 is the pod's answer to the kubelet, not
+		// one a client saw.
+		Not:      []string{`probe failed with statuscode`},
+		Attrs:    []AttrMatch{{Attr: "response_code", Min: 500}},
+		KeyAttrs: []string{"response_code"},
+		Aliases:  []string{"500", "502", "503", "504", "5xx", "bad gateway", "gateway timeout", "internal server error", "service unavailable", "is down", "app down", "appdown"},
 	},
 	{
 		Name: "request_dropped", Remote: true, Category: Symptom, Layer: LayerUser, Weight: 4,
