@@ -31,6 +31,9 @@ type Service struct {
 	Model  func(name string) (causeway.Model, error)
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Redaction chooses the rules that take secrets out of evidence as it
+	// is stored; the zero value is the built-in set.
+	Redaction chunking.RedactConfig
 	// Memory, when set, gives investigations prior knowledge (Recall) and
 	// remembers confirmed root causes (Feedback).
 	Memory *memory.Memory
@@ -77,7 +80,7 @@ func (s *Service) ImportBundle(ctx context.Context, dir string, opts ImportOptio
 			return nil, nil, err
 		}
 	}
-	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	ann := s.annotator()
 	ann.Pipeline = true
 	sink := &incidentSink{id: inc.ID, next: ann}
 	rep, err := files.Import(ctx, dir, sink, files.Options{Logger: s.Logger, Progress: opts.Progress})
@@ -86,10 +89,28 @@ func (s *Service) ImportBundle(ctx context.Context, dir string, opts ImportOptio
 	if ferr := ann.Flush(ctx); ferr != nil && err == nil {
 		err = ferr
 	}
+	if summary := ann.Redactor.Summary(); summary != "" && rep != nil {
+		rep.Warnings = append(rep.Warnings, summary)
+	}
 	if err != nil {
 		return inc, rep, fmt.Errorf("import bundle %s: %w", dir, err)
 	}
 	return inc, rep, nil
+}
+
+// annotator returns the sink wrapper that redacts, templates and counts
+// lines on their way to the store, with the service's redaction rules and
+// a placeholder numbering of its own.
+func (s *Service) annotator() *chunking.Annotator {
+	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	if r, err := chunking.NewRedactor(s.Redaction); err == nil {
+		ann.Redactor = r
+	} else {
+		// The rules were checked when the service was configured; the
+		// defaults are the safe fallback.
+		s.Logger.Warn("redaction rules", "error", err)
+	}
+	return ann
 }
 
 // incidentSink files every source under one incident.

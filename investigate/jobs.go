@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/causeway-rca/causeway"
-	"github.com/causeway-rca/causeway/chunking"
 	"github.com/causeway-rca/causeway/store"
 )
 
@@ -189,7 +188,7 @@ func (s *Service) collect(ctx context.Context, inc *causeway.Incident, sc *Scope
 	if sc.Window != nil {
 		target.WindowStart, target.WindowEnd = sc.Window.Start, sc.Window.End
 	}
-	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	ann := s.annotator()
 	sink := &incidentSink{id: inc.ID, next: ann}
 	// Flush stores the templates of what was collected, whatever failed.
 	defer func() {

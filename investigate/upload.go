@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/causeway-rca/causeway"
-	"github.com/causeway-rca/causeway/chunking"
 	"github.com/causeway-rca/causeway/collectors/files"
 )
 
@@ -59,7 +58,7 @@ func UploadSource(name string, kind causeway.SourceKind) (causeway.Source, error
 // error is the store's or ctx's, or EINVALID when nothing could be read.
 func (s *Service) ImportFile(ctx context.Context, inc *causeway.Incident, src causeway.Source, r io.Reader) (*files.FileReport, error) {
 	src.IncidentID = inc.ID
-	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	ann := s.annotator()
 	sink := &incidentSink{id: inc.ID, next: ann}
 	defer func() {
 		if err := ann.Flush(context.WithoutCancel(ctx)); err != nil {
@@ -148,7 +147,7 @@ func (s *Service) ImportArchive(ctx context.Context, inc *causeway.Incident, r i
 			return inc, nil, err
 		}
 	}
-	ann := chunking.Annotate(s.DB, s.Tokenizer)
+	ann := s.annotator()
 	sink := &incidentSink{id: inc.ID, next: ann}
 	rep, err := files.Import(ctx, root, sink, files.Options{Logger: s.Logger})
 	if ferr := ann.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {

@@ -87,7 +87,8 @@ Run 'causeway <command> -h' for a command's flags.
 Environment: DATABASE_URL, CAUSEWAY_MODEL_BASE_URL, CAUSEWAY_MODEL_API_KEY,
 CAUSEWAY_MODEL, CAUSEWAY_MODEL_CONTEXT, CAUSEWAY_MODEL_API_VERSION,
 CAUSEWAY_MODEL_HEADERS, CAUSEWAY_MODEL_TIMEOUT, CAUSEWAY_MODEL_PRICES,
-CAUSEWAY_MODEL_PRICE, CAUSEWAY_ENCODING (see docs/models.md).
+CAUSEWAY_MODEL_PRICE, CAUSEWAY_ENCODING (see docs/models.md),
+CAUSEWAY_REDACT (a redaction rules file).
 `)
 	return b.String()
 }
@@ -185,6 +186,15 @@ func (m *Main) service(ctx context.Context) (*investigate.Service, error) {
 	}
 	svc := investigate.New(db, tok, models.Get)
 	svc.Now = m.Now
+	if path := m.Getenv("CAUSEWAY_REDACT"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("CAUSEWAY_REDACT: %w", err)
+		}
+		if svc.Redaction, err = chunking.ParseRedactConfig(data); err != nil {
+			return nil, fmt.Errorf("CAUSEWAY_REDACT %s: %w", path, err)
+		}
+	}
 	// Memory of confirmed root causes and runbooks: the local embedder
 	// needs no network, so it is always on.
 	if svc.Memory, err = m.memory(ctx); err != nil {

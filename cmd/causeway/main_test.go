@@ -300,3 +300,38 @@ func errorsAs(err error, target *exitError) bool {
 	}
 	return ok
 }
+
+func TestRedactionRulesAndCounts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("incident.yaml", "id: secrets\ntitle: secrets\nwindow: {start: \"2025-08-21T03:00:00Z\", end: \"2025-08-21T04:00:00Z\"}\n")
+	write("logs/app.log", "2025-08-21T03:10:00Z ERROR login failed for oncall@example.com with password=hunter22\n"+
+		"2025-08-21T03:10:01Z ERROR employee EMP-123456 denied: no space left on device\n")
+	rules := filepath.Join(dir, "redact.yaml")
+	if err := os.WriteFile(rules, []byte("emails: true\nrules:\n  - {name: employee id, pattern: 'EMP-[0-9]{6}'}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := run(t, map[string]string{"CAUSEWAY_REDACT": rules}, "investigate", "--bundle", dir, "--json")
+	if err != nil {
+		t.Fatalf("investigate: %v\n%s", err, stderr)
+	}
+	for _, secret := range []string{"hunter22", "oncall@example.com", "EMP-123456"} {
+		if strings.Contains(stdout, secret) || strings.Contains(stderr, secret) {
+			t.Errorf("%s was not redacted", secret)
+		}
+	}
+	if !strings.Contains(stderr, "3 secrets redacted") {
+		t.Errorf("the import summary does not count what was redacted:\n%s", stderr)
+	}
+	if _, _, err := run(t, map[string]string{"CAUSEWAY_REDACT": filepath.Join(dir, "incident.yaml")}, "investigate", "--bundle", dir); err == nil {
+		t.Error("a file that is not redaction rules was accepted")
+	}
+}
