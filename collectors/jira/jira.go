@@ -11,10 +11,10 @@ package jira
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/causeway-rca/causeway"
 	"github.com/causeway-rca/causeway/collectors/files"
+	"github.com/causeway-rca/causeway/collectors/internal/httpx"
 )
 
 // Flavors of Jira.
@@ -74,8 +75,9 @@ type Config struct {
 	MaxWait    time.Duration
 	// Timeout bounds the whole collection.
 	Timeout time.Duration
-	Client  *http.Client
-	Logger  *slog.Logger
+	// Client sends the requests; http.DefaultClient when nil.
+	Client *http.Client
+	Logger *slog.Logger
 	// Sleep waits between retries; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -105,38 +107,35 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.Client == nil {
-		c.Client = http.DefaultClient
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
 	}
 	return c
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Collector reads tickets from one Jira site.
 type Collector struct {
-	cfg Config
+	cfg  Config
+	http *httpx.Client
 }
 
 var _ causeway.Collector = (*Collector)(nil)
 
 // New returns a collector for cfg.
-func New(cfg Config) *Collector { return &Collector{cfg: cfg.withDefaults()} }
+func New(cfg Config) *Collector {
+	cfg = cfg.withDefaults()
+	h := http.Header{"Accept": {"application/json"}}
+	switch {
+	case cfg.User != "":
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Token)))
+	case cfg.Token != "":
+		h.Set("Authorization", "Bearer "+cfg.Token)
+	}
+	return &Collector{cfg: cfg, http: &httpx.Client{
+		HTTP: cfg.Client, Header: h, MaxRetries: cfg.MaxRetries, MaxWait: cfg.MaxWait,
+		Describe: errorMessages, Name: "jira", Logger: cfg.Logger, Sleep: cfg.Sleep,
+	}}
+}
 
 var issueKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]+-[0-9]+$`)
 
@@ -356,61 +355,10 @@ func (r *run) issue(key string) (map[string]any, error) {
 	return issue, err
 }
 
-// statusError is an HTTP answer other than 200, with Jira's messages.
-type statusError struct {
-	Code int
-	Body string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %.300s", e.Code, e.Body) }
-
 // get fetches path with q into out, waiting out 429s (and 503s, which
 // Jira Cloud also sends when it sheds load).
 func (r *run) get(path string, q url.Values, out any) error {
-	u := strings.TrimSuffix(r.c.cfg.URL, "/") + path + "?" + q.Encode()
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Accept", "application/json")
-		switch {
-		case r.c.cfg.User != "":
-			req.SetBasicAuth(r.c.cfg.User, r.c.cfg.Token)
-		case r.c.cfg.Token != "":
-			req.Header.Set("Authorization", "Bearer "+r.c.cfg.Token)
-		}
-		resp, err := r.c.cfg.Client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("read response: %w", err)
-		}
-		if resp.StatusCode == http.StatusOK {
-			if err := json.Unmarshal(body, out); err != nil {
-				return fmt.Errorf("not a Jira REST response: %w", err)
-			}
-			return nil
-		}
-		serr := &statusError{Code: resp.StatusCode, Body: errorMessages(body)}
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-			return serr
-		}
-		if attempt >= r.c.cfg.MaxRetries {
-			return fmt.Errorf("still rate limited after %d retries: %w", attempt, serr)
-		}
-		wait := retryAfter(resp.Header.Get("Retry-After"), attempt)
-		if wait > r.c.cfg.MaxWait {
-			return fmt.Errorf("rate limited: Retry-After %s exceeds the %s wait limit: %w", wait, r.c.cfg.MaxWait, serr)
-		}
-		r.c.cfg.Logger.Debug("jira rate limited", "path", path, "wait", wait)
-		if err := r.c.cfg.Sleep(r.ctx, wait); err != nil {
-			return err
-		}
-	}
+	return r.c.http.GetJSON(r.ctx, strings.TrimSuffix(r.c.cfg.URL, "/")+path+"?"+q.Encode(), out)
 }
 
 // errorMessages reads Jira's {"errorMessages": [...], "errors": {...}}
@@ -428,14 +376,6 @@ func errorMessages(body []byte) string {
 		return strings.Join(msgs, "; ")
 	}
 	return strings.TrimSpace(string(body))
-}
-
-// retryAfter reads Retry-After seconds; without it, backs off 1 s, 2 s...
-func retryAfter(h string, attempt int) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	return time.Second << min(attempt, 5)
 }
 
 // write parses an issue and stores its lines with fetchErr as the

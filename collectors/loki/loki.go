@@ -29,6 +29,7 @@ import (
 
 	"github.com/causeway-rca/causeway"
 	"github.com/causeway-rca/causeway/collectors/files"
+	"github.com/causeway-rca/causeway/collectors/internal/httpx"
 )
 
 // Defaults of Config's bounds.
@@ -86,8 +87,9 @@ type Config struct {
 	MaxWait    time.Duration
 	// Timeout bounds the whole collection.
 	Timeout time.Duration
-	Client  *http.Client
-	Logger  *slog.Logger
+	// Client sends the requests; http.DefaultClient when nil.
+	Client *http.Client
+	Logger *slog.Logger
 	// Sleep waits between retries; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -113,38 +115,37 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.Client == nil {
-		c.Client = http.DefaultClient
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
 	}
 	return c
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Collector collects from one Loki.
 type Collector struct {
-	cfg Config
+	cfg  Config
+	http *httpx.Client
 }
 
 var _ causeway.Collector = (*Collector)(nil)
 
 // New returns a collector for cfg.
-func New(cfg Config) *Collector { return &Collector{cfg: cfg.withDefaults()} }
+func New(cfg Config) *Collector {
+	cfg = cfg.withDefaults()
+	h := cfg.Header.Clone()
+	if cfg.TenantID != "" {
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("X-Scope-OrgID", cfg.TenantID)
+	}
+	return &Collector{cfg: cfg, http: &httpx.Client{
+		HTTP: cfg.Client, Header: h, MaxRetries: cfg.MaxRetries, MaxWait: cfg.MaxWait,
+		// A page may hold up to MaxBytes of lines, and their JSON framing.
+		MaxBody: cfg.MaxBytes + 1<<20,
+		Name:    "loki", Logger: cfg.Logger, Sleep: cfg.Sleep,
+	}}
+}
 
 // Queries returns what Collect runs.
 func (c *Collector) Queries() []Query {
@@ -317,7 +318,7 @@ func (c *Collector) page(ctx context.Context, expr string, start, end int64) ([]
 		"direction": {"forward"},
 	}
 	u := strings.TrimSuffix(c.cfg.URL, "/") + "/loki/api/v1/query_range?" + v.Encode()
-	body, err := c.get(ctx, u)
+	body, err := c.http.Get(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -336,72 +337,6 @@ func (c *Collector) page(ctx context.Context, expr string, start, end int64) ([]
 		return nil, fmt.Errorf("decode streams: %w", err)
 	}
 	return streams, nil
-}
-
-// statusError is an HTTP answer other than 200.
-type statusError struct {
-	Code int
-	Body string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %.300s", e.Code, e.Body) }
-
-// get fetches u, honouring Retry-After on 429 and 503 up to MaxRetries
-// times and MaxWait each.
-func (c *Collector) get(ctx context.Context, u string) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		for k, vs := range c.cfg.Header {
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
-		if c.cfg.TenantID != "" {
-			req.Header.Set("X-Scope-OrgID", c.cfg.TenantID)
-		}
-		resp, err := c.cfg.Client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBytes+1<<20))
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read response: %w", err)
-		}
-		if resp.StatusCode == http.StatusOK {
-			return body, nil
-		}
-		serr := &statusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body))}
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-			return nil, serr
-		}
-		if attempt >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("still rate limited after %d retries: %w", attempt, serr)
-		}
-		wait := retryAfter(resp.Header.Get("Retry-After"), attempt)
-		if wait > c.cfg.MaxWait {
-			return nil, fmt.Errorf("rate limited: Retry-After %s exceeds the %s wait limit: %w", wait, c.cfg.MaxWait, serr)
-		}
-		c.cfg.Logger.Debug("loki rate limited", "wait", wait, "attempt", attempt+1)
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date); without
-// one it backs off 1 s, 2 s, 4 s...
-func retryAfter(h string, attempt int) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return time.Second << min(attempt, 5)
 }
 
 // write parses a group's entries as a log, each prefixed with its

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/causeway-rca/causeway"
 	"github.com/causeway-rca/causeway/collectors/files"
+	"github.com/causeway-rca/causeway/collectors/internal/httpx"
 )
 
 // DefaultURL is the Slack Web API.
@@ -63,8 +63,9 @@ type Config struct {
 	MaxWait    time.Duration
 	// Timeout bounds the whole collection.
 	Timeout time.Duration
-	Client  *http.Client
-	Logger  *slog.Logger
+	// Client sends the requests; http.DefaultClient when nil.
+	Client *http.Client
+	Logger *slog.Logger
 	// Sleep waits between retries; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -91,38 +92,31 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.Client == nil {
-		c.Client = http.DefaultClient
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
 	}
 	return c
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Collector reads channels of one Slack workspace.
 type Collector struct {
-	cfg Config
+	cfg  Config
+	http *httpx.Client
 }
 
 var _ causeway.Collector = (*Collector)(nil)
 
 // New returns a collector for cfg.
-func New(cfg Config) *Collector { return &Collector{cfg: cfg.withDefaults()} }
+func New(cfg Config) *Collector {
+	cfg = cfg.withDefaults()
+	return &Collector{cfg: cfg, http: &httpx.Client{
+		HTTP: cfg.Client, Header: http.Header{"Authorization": {"Bearer " + cfg.Token}},
+		// Slack says "rate limited" with 429 only; a 503 is an outage.
+		RetryStatus: []int{http.StatusTooManyRequests},
+		MaxRetries:  cfg.MaxRetries, MaxWait: cfg.MaxWait,
+		Name: "slack", Logger: cfg.Logger, Sleep: cfg.Sleep,
+	}}
+}
 
 // channelID matches a conversation id: public (C), private (G) or direct (D).
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
@@ -285,70 +279,23 @@ type apiError struct{ Code string }
 
 func (e *apiError) Error() string { return "slack API error: " + e.Code }
 
-// statusError is an HTTP answer other than 200.
-type statusError struct {
-	Code int
-	Body string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %.200s", e.Code, e.Body) }
-
 // call makes one Web API call into out, waiting out 429s.
 func (r *run) call(method string, q url.Values, out any) error {
-	u := strings.TrimSuffix(r.c.cfg.URL, "/") + "/" + method + "?" + q.Encode()
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+r.c.cfg.Token)
-		resp, err := r.c.cfg.Client.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("read response: %w", err)
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			serr := &statusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body))}
-			if attempt >= r.c.cfg.MaxRetries {
-				return fmt.Errorf("still rate limited after %d retries: %w", attempt, serr)
-			}
-			wait := retryAfter(resp.Header.Get("Retry-After"), attempt)
-			if wait > r.c.cfg.MaxWait {
-				return fmt.Errorf("rate limited: Retry-After %s exceeds the %s wait limit: %w", wait, r.c.cfg.MaxWait, serr)
-			}
-			r.c.cfg.Logger.Debug("slack rate limited", "method", method, "wait", wait)
-			if err := r.c.cfg.Sleep(r.ctx, wait); err != nil {
-				return err
-			}
-			continue
-		}
-		if resp.StatusCode != http.StatusOK {
-			return &statusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body))}
-		}
-		var ok struct {
-			OK    bool   `json:"ok"`
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(body, &ok); err != nil {
-			return fmt.Errorf("not a Slack API response: %w", err)
-		}
-		if !ok.OK {
-			return &apiError{Code: ok.Error}
-		}
-		return json.Unmarshal(body, out)
+	body, err := r.c.http.Get(r.ctx, strings.TrimSuffix(r.c.cfg.URL, "/")+"/"+method+"?"+q.Encode())
+	if err != nil {
+		return err
 	}
-}
-
-// retryAfter reads Retry-After seconds; without it, backs off 1 s, 2 s...
-func retryAfter(h string, attempt int) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	var ok struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
 	}
-	return time.Second << min(attempt, 5)
+	if err := json.Unmarshal(body, &ok); err != nil {
+		return fmt.Errorf("not a Slack API response: %w", err)
+	}
+	if !ok.OK {
+		return &apiError{Code: ok.Error}
+	}
+	return json.Unmarshal(body, out)
 }
 
 // resolve returns a channel's id and name: an id is named through
