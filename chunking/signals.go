@@ -28,6 +28,7 @@ const (
 	SignalStopped     = "stopped"      // its template stops well before its source does
 	SignalBurst       = "burst"        // its template bursts in one minute
 	SignalNearSymptom = "near-symptom" // it starts close to when the symptom starts
+	SignalChange      = "change"       // it announces a change: a start, a new version, a rollout, a reload
 )
 
 // Reason is one cause of a score: the signal, its weight and what was seen.
@@ -100,6 +101,24 @@ var failureWords = []struct {
 	{"500", 1}, {"502", 2}, {"503", 2}, {"504", 2}, {"=false", 2}, {"100%", 3}, {"reset before headers", 3},
 }
 
+// changeWords mark a line that announces a change to the system. Changes
+// are the commonest cause of incidents, and the line that says one
+// happened ("Starting app v1.9.0", "rolled out", "config reloaded") is
+// often the only one that does.
+var changeWords = []string{
+	"starting", "started", "version", "deployed", "deploying", "rollout", "rolled out", "rolling update",
+	"upgrad", "downgrad", "reloaded", "reloading", "config changed", "configuration changed", "scaled",
+}
+
+// changeMatcher finds changeWords in a line in one pass.
+var changeMatcher = func() *matcher {
+	pats := make([]matchPattern, len(changeWords))
+	for i, w := range changeWords {
+		pats[i] = matchPattern{text: w}
+	}
+	return newMatcher(pats)
+}()
+
 // severityMatcher finds failureWords in a line in one pass.
 var severityMatcher = func() *matcher {
 	pats := make([]matchPattern, len(failureWords))
@@ -166,6 +185,16 @@ func lineSignals(text string, kind causeway.LineKind, attrs map[string]string, s
 			detail = strings.Join(words, ", ")
 		}
 		s.add(SignalSeverity, math.Min(sev, maxSeverity), detail)
+	}
+
+	change := int32(-1)
+	changeMatcher.scan(text, func(p int32, _, _ int) {
+		if change < 0 {
+			change = p
+		}
+	})
+	if change >= 0 {
+		s.add(SignalChange, 1.5, detailf(explain, "%q", changeWords[change]))
 	}
 
 	switch kind {

@@ -31,6 +31,10 @@ func TestLineSignals(t *testing.T) {
 			Attrs: map[string]string{"state": "last-terminated", "reason": "OOMKilled", "exit_code": "137"}}, []string{SignalTermination, SignalSeverity}},
 		{"crash loop", causeway.Line{Kind: causeway.LineStatus, Text: "Pod default/web container app waiting reason=CrashLoopBackOff",
 			Attrs: map[string]string{"state": "waiting", "reason": "CrashLoopBackOff"}}, []string{SignalTermination}},
+		{"a new version starting", causeway.Line{Kind: causeway.LineLog, Text: "Starting CheckoutApplication v1.9.0 using Java 17"},
+			[]string{SignalChange}},
+		{"a rollout event", causeway.Line{Kind: causeway.LineEvent, Text: "Normal ScalingReplicaSet deployment/web: Scaled up replica set web-7d9 to 3",
+			Attrs: map[string]string{"type": "Normal", "reason": "ScalingReplicaSet"}}, []string{SignalChange}},
 		{"metric spike", causeway.Line{Kind: causeway.LineMetric, Text: "rate(errors[1m]): spike to 42 at 03:50:00 (median 0)",
 			Attrs: map[string]string{"stat": "spike"}}, []string{SignalMetric, SignalState}},
 	}
