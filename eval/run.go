@@ -232,7 +232,7 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Case, inc *causeway.I
 		r.progress(p)
 		right := 0
 		for _, q := range exp.Control {
-			cr := r.control(ctx, inc, model, budget, q, &usage)
+			cr := r.control(ctx, inc, model, res.InvestigationID, q, &usage)
 			if cr.Correct {
 				right++
 			}
@@ -265,18 +265,29 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Case, inc *causeway.I
 
 // control asks one control question as a follow-up over the same incident
 // (and so the same packed context) and scores its answer.
-func (r *Runner) control(ctx context.Context, inc *causeway.Incident, model string, budget int, q Control, usage *causeway.Usage) ControlResult {
+func (r *Runner) control(ctx context.Context, inc *causeway.Incident, model string, base int64, q Control, usage *causeway.Usage) ControlResult {
 	cr := ControlResult{Question: q.Question}
-	out, err := r.Service.Run(ctx, inc, investigate.Request{Question: q.Question, Budget: budget, Model: model})
+	if base == 0 {
+		cr.Error = "no investigation to follow up on"
+		cr.MissingKeywords = q.AnswerKeywords
+		return cr
+	}
+	// A chat follow-up over the main investigation's packed context, as an
+	// engineer would ask it; alone, so that one control question's answer
+	// does not lean on another's, nor on another model's run.
+	reply, err := investigate.NewChat(r.Service).Ask(ctx, inc, investigate.ChatRequest{
+		Message: q.Question, InvestigationID: base, Model: model, Alone: true})
 	if err != nil {
 		cr.Error = err.Error()
 	}
 	var answer *causeway.Answer
-	if out != nil {
-		inv := out.Investigation
-		addUsage(usage, inv.Usage)
-		answer = inv.Answer
-		if v := inv.Verdict; v != nil {
+	if reply != nil && reply.Answer != nil {
+		m := reply.Answer
+		if m.Usage != nil {
+			addUsage(usage, *m.Usage)
+		}
+		answer = m.Answer
+		if v := m.Verdict; v != nil {
 			cr.CitationsTotal, cr.CitationsVerified = v.Total, v.Verified
 			cr.Unverified = unverified(v)
 		}

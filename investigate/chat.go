@@ -69,6 +69,11 @@ type ChatRequest struct {
 	Status func(stage string)
 	// Stream, when set, receives the reply text as it is generated.
 	Stream func(delta string)
+	// Alone asks the question without the conversation before it, for a
+	// caller (the eval's control questions) whose questions must not lean
+	// on each other's answers. It is still asked over the same context and
+	// stored in the conversation.
+	Alone bool
 }
 
 // ChatReply is a stored question and answer.
@@ -105,9 +110,11 @@ func (c *Chat) Ask(ctx context.Context, inc *causeway.Incident, req ChatRequest)
 	if err != nil {
 		return nil, err
 	}
-	history, err := s.DB.ChatMessages(ctx, inc.ID, ChatHistory)
-	if err != nil {
-		return nil, err
+	var history []*store.ChatMessage
+	if !req.Alone {
+		if history, err = s.DB.ChatMessages(ctx, inc.ID, ChatHistory); err != nil {
+			return nil, err
+		}
 	}
 	status := func(st string) {
 		if req.Status != nil {
@@ -248,6 +255,9 @@ func followupQuestion(history []*store.ChatMessage, msg string) (string, error) 
 			text = string([]rune(text)[:historyText]) + "…"
 		}
 		data.History = append(data.History, historyTurn{Role: role, Text: text})
+	}
+	if len(data.History) == 0 {
+		return msg, nil // nothing to follow up on: the question stands alone
 	}
 	var b strings.Builder
 	if err := followup.Execute(&b, data); err != nil {
