@@ -70,6 +70,12 @@ type Result struct {
 
 	IncidentID      int64 `json:"incident_id,omitempty"`
 	InvestigationID int64 `json:"investigation_id,omitempty"`
+
+	// Prior is what memory recalled for the answer (none without a
+	// memory); Confirmed says a memory run confirmed the answer, so that
+	// later cases may recall it.
+	Prior     []PriorUse `json:"prior,omitempty"`
+	Confirmed bool       `json:"confirmed,omitempty"`
 }
 
 // Key names a result within a report: case, model and budget.

@@ -32,10 +32,20 @@ type Runner struct {
 	// SkipControls leaves the control questions out, for runs that
 	// measure only the main answer.
 	SkipControls bool
+	// Memory keeps every case's incident until the run ends instead of
+	// deleting it once scored: what a case taught memory (its documents,
+	// a confirmed root cause) is tied to its incident and would go with
+	// it. See RunMemory.
+	Memory bool
+	// Scored, when set, is called with each result as soon as it is
+	// scored, before the next run starts (RunMemory confirms hits there).
+	Scored func(ctx context.Context, res *Result)
 	// Progress, when set, is told what the runner is doing.
 	Progress func(Progress)
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	kept []int64 // incidents to delete when a Memory run ends
 }
 
 // Progress says how far a Run has come.
@@ -48,6 +58,9 @@ type Progress struct {
 	Import      *files.ImportProgress // while importing
 	Result      *Result               // when a model and budget are scored
 	ImportLines int64                 // once imported
+	// Memory says the run keeps what cases teach memory (Runner.Memory):
+	// the second pass of RunMemory.
+	Memory bool
 }
 
 // Stages a Progress reports.
@@ -68,6 +81,7 @@ func (r *Runner) now() time.Time {
 
 func (r *Runner) progress(p Progress) {
 	if r.Progress != nil {
+		p.Memory = r.Memory
 		r.Progress(p)
 	}
 }
@@ -99,6 +113,7 @@ func (r *Runner) Run(ctx context.Context, set string, cases []Case) (*Report, er
 	}
 	start := r.now()
 	rep := &Report{Set: set, Started: start}
+	defer r.deleteKept(ctx)
 	for i, c := range cases {
 		results, err := r.runCase(ctx, i+1, len(cases), c, models, budgets, judge)
 		rep.Cases = append(rep.Cases, results...)
@@ -136,7 +151,9 @@ func (r *Runner) runCase(ctx context.Context, index, of int, c Case, models []st
 		}
 		return out
 	}
-	if inc != nil && !r.Keep {
+	if inc != nil && !r.Keep && r.Memory {
+		r.kept = append(r.kept, inc.ID)
+	} else if inc != nil && !r.Keep {
 		defer func() {
 			if err := svc.DB.DeleteIncident(context.WithoutCancel(ctx), inc.ID); err != nil {
 				r.logger().Warn("delete eval incident", "incident", inc.ID, "error", err)
@@ -167,6 +184,9 @@ func (r *Runner) runCase(ctx context.Context, index, of int, c Case, models []st
 			p.Model, p.Budget = m, b
 			res := r.runOne(ctx, p, c, inc, m, b, resolved, judge)
 			res.ImportMS = importMS
+			if r.Scored != nil {
+				r.Scored(ctx, &res)
+			}
 			results = append(results, res)
 			p.Stage, p.Result = StageScored, &res
 			r.progress(p)
@@ -177,6 +197,16 @@ func (r *Runner) runCase(ctx context.Context, index, of int, c Case, models []st
 		}
 	}
 	return results, nil
+}
+
+// deleteKept deletes the incidents a Memory run kept.
+func (r *Runner) deleteKept(ctx context.Context) {
+	for _, id := range r.kept {
+		if err := r.Service.DB.DeleteIncident(context.WithoutCancel(ctx), id); err != nil {
+			r.logger().Warn("delete eval incident", "incident", id, "error", err)
+		}
+	}
+	r.kept = nil
 }
 
 func (r *Runner) logger() *slog.Logger {
@@ -215,6 +245,7 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Case, inc *causeway.I
 		}
 		res.EvidenceRecallPacked, res.NotPacked = recall(resolved, packed(out.Pack))
 		res.EvidenceRecallCited, res.NotCited = recall(resolved, verifiedCited(inv.Verdict))
+		res.Prior = priorUses(out.Prior, inv.Verdict)
 		if v := inv.Verdict; v != nil {
 			res.CitationsTotal, res.CitationsVerified, res.GroundedRatio = v.Total, v.Verified, v.GroundedRatio
 			res.Unverified = unverified(v)

@@ -76,7 +76,7 @@ func (m *Main) eval(ctx context.Context, args []string) error {
 			return m.evalValidate(ctx, args[1:])
 		}
 	}
-	fs := m.newFlagSet("eval", `causeway eval [--set DIR] [--case ID ...] [--model M ...] [--budget N ...] [--json FILE] [--markdown FILE] [--judge M]
+	fs := m.newFlagSet("eval", `causeway eval [--set DIR] [--case ID ...] [--model M ...] [--budget N ...] [--json FILE] [--markdown FILE] [--judge M] [--memory]
 causeway eval diff A.json B.json
 causeway eval validate DIR
 
@@ -87,7 +87,11 @@ cause hit, expected evidence packed and cited, citations verified, control
 questions answered right, tokens, time and cost. Without --json or --markdown
 the markdown report goes to stdout. Prices come from --prices FILE or
 CAUSEWAY_PRICES (YAML: model: {input, output, cached_input} in dollars per
-million tokens) and --price MODEL=IN/OUT[/CACHED].`)
+million tokens) and --price MODEL=IN/OUT[/CACHED].
+
+With --memory the set runs twice: with memory off, then on in case order,
+each root cause hit confirmed as POST /v1/investigations/{id}/feedback does,
+so later cases can recall earlier ones; the report is what memory changed.`)
 	set := fs.String("set", defaultEvalSet, "directory of bundles, or one bundle")
 	var cases, models, prices stringList
 	var budgets budgetList
@@ -100,6 +104,7 @@ million tokens) and --price MODEL=IN/OUT[/CACHED].`)
 	priceFile := fs.String("prices", "", "price file (default CAUSEWAY_PRICES)")
 	fs.Var(&prices, "price", "MODEL=INPUT/OUTPUT[/CACHED] in dollars per million tokens (repeatable)")
 	keep := fs.Bool("keep", false, "keep the eval incidents in the database (deleted once scored by default)")
+	withMemory := fs.Bool("memory", false, "run the set with memory off, then on in case order confirming each hit, and report the difference")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -127,6 +132,9 @@ million tokens) and --price MODEL=IN/OUT[/CACHED].`)
 	p := m.newProgress()
 	r := &eval.Runner{Service: svc, Models: models, Budgets: budgets, Judge: *judge, Prices: table, Keep: *keep,
 		Now: m.Now, Logger: m.logger(), Progress: func(ev eval.Progress) { m.evalProgress(p, ev) }}
+	if *withMemory {
+		return m.evalMemory(ctx, r, *set, list, *jsonOut, *mdOut, p)
+	}
 	rep, runErr := r.Run(ctx, *set, list)
 	if rep == nil {
 		return runErr
@@ -141,6 +149,35 @@ million tokens) and --price MODEL=IN/OUT[/CACHED].`)
 		return err
 	}
 	p.done("%s", evalSummary(rep))
+	return runErr
+}
+
+// evalMemory runs the set with memory off and then on, and writes the
+// comparison.
+func (m *Main) evalMemory(ctx context.Context, r *eval.Runner, set string, list []eval.Case, jsonOut, mdOut string, p *progress) error {
+	progress := r.Progress
+	r.Progress = func(ev eval.Progress) {
+		pass := "memory off"
+		if ev.Memory {
+			pass = "memory on"
+		}
+		ev.Case = pass + ": " + ev.Case
+		progress(ev)
+	}
+	rep, runErr := r.RunMemory(ctx, set, list)
+	if rep == nil {
+		return runErr
+	}
+	if jsonOut == "" && mdOut == "" {
+		mdOut = "-"
+	}
+	if err := m.writeReport(jsonOut, rep.WriteJSON); err != nil {
+		return err
+	}
+	if err := m.writeReport(mdOut, rep.WriteMarkdown); err != nil {
+		return err
+	}
+	p.done("%s", rep.Summary())
 	return runErr
 }
 
