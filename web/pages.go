@@ -193,6 +193,9 @@ type incidentData struct {
 	// one, whose answer the page shows.
 	Latest, Current *causeway.Investigation
 	Answer          *answerView
+	// Feedback is an engineer's verdict on Current's answer; nil when
+	// nobody has given one.
+	Feedback *store.Feedback
 }
 
 func (u *UI) incidentPage(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -231,6 +234,19 @@ func (u *UI) incidentPage(w http.ResponseWriter, r *http.Request, v viewer) {
 			d.Current = inv
 			d.Answer = newAnswerView(inv.Answer, inv.Verdict)
 			break
+		}
+	}
+	if d.Current != nil {
+		// The API has no read of feedback; the page shows what is stored, so
+		// that a verdict survives a reload.
+		d.Feedback, err = u.cfg.DB.InvestigationFeedback(ctx, d.Current.ID)
+		if causeway.ErrorCode(err) == causeway.ENOTFOUND {
+			d.Feedback, err = nil, nil
+		}
+		if err != nil {
+			u.cfg.Logger.Error("read feedback", "investigation", d.Current.ID, "error", err)
+			u.errorPage(w, r, http.StatusServiceUnavailable, "The incident could not be read; try again in a moment.")
+			return
 		}
 	}
 	u.render(w, r, http.StatusOK, "incident", d)

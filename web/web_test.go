@@ -350,3 +350,49 @@ func TestOpenModeNeedsNoSignIn(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestTheAnswerKeepsItsVerdict marks an answer through the API as the
+// page's buttons do (session cookie and CSRF token) and checks that the
+// page shows the stored verdict when loaded again.
+func TestTheAnswerKeepsItsVerdict(t *testing.T) {
+	s := newSite(t, server.Config{})
+	ctx := context.Background()
+	inc := &causeway.Incident{Title: "disk full", WindowStart: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), WindowEnd: time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)}
+	if err := s.db.CreateIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	inv := &causeway.Investigation{IncidentID: inc.ID, Question: "why?", Model: "builtin"}
+	if err := s.db.CreateInvestigation(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	inv.Status = causeway.StatusDone
+	inv.Answer = &causeway.Answer{RootCause: "the node's disk filled up"}
+	if err := s.db.FinishInvestigation(ctx, inv, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := s.browser()
+	_, csrf := s.signIn(c, s.token)
+	pagePath := "/incidents/" + itoa(inc.ID)
+	_, page := s.do(c, "GET", pagePath, "")
+	for _, want := range []string{`id="feedback" data-verdict=""`, "Not reviewed yet", `id="feedback-correct"`, `id="similar"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("before any verdict, the page lacks %s", want)
+		}
+	}
+	for _, verdict := range []string{"correct", "wrong"} {
+		t.Run(verdict, func(t *testing.T) {
+			res, body := s.do(c, "POST", "/v1/investigations/"+itoa(inv.ID)+"/feedback", `{"verdict":"`+verdict+`"}`,
+				"Content-Type", "application/json", "X-CSRF-Token", csrf)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("POST feedback %s: %d %s", verdict, res.StatusCode, body)
+			}
+			_, page := s.do(c, "GET", pagePath, "")
+			for _, want := range []string{`id="feedback" data-verdict="` + verdict + `"`, "Marked " + verdict + " by alice",
+				`data-verdict="` + verdict + `" aria-pressed="true"`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("after marking it %s, the page lacks %s", verdict, want)
+				}
+			}
+		})
+	}
+}

@@ -138,6 +138,18 @@ test("the packed context shows tokens per source, folds and the digest", async (
   await page.click("#pack summary");
 });
 
+test("the answer can be marked correct, and stays marked", async () => {
+  await page.click("#feedback-correct");
+  await page.waitForSelector("#feedback[data-verdict=correct]");
+  assert.match(await page.textContent("#feedback-state"), /Marked correct by e2e/);
+  await page.reload();
+  await page.waitForSelector("#similar[data-loaded]");
+  assert.match(await page.textContent("#feedback-state"), /Marked correct by e2e/, "the stored verdict is shown after a reload");
+  assert.equal(await page.getAttribute("#feedback-correct", "aria-pressed"), "true");
+  const items = await page.$$eval("#similar-list li.similar-item .similar-title", (els) => els.map((e) => e.textContent));
+  assert.equal(items.length, Number(await page.getAttribute("#similar", "data-loaded")), `similar items listed: ${items}`);
+});
+
 test("screenshots of the incident page, light and dark", async () => {
   const dir = env("SCREENSHOT_DIR");
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -1,5 +1,6 @@
-// The incident page: timeline, answer, chat, packed context, the line
-// viewer, and an investigation's progress while one runs.
+// The incident page: timeline, answer (with its verdict buttons and similar
+// past incidents), chat, packed context, the line viewer, and an
+// investigation's progress while one runs.
 
 import { api, idempotencyKey } from "./api.js";
 import { h } from "./dom.js";
@@ -7,6 +8,7 @@ import { lineViewer } from "./lines.js";
 import { renderTimeline } from "./timeline.js";
 import { setupChat } from "./chat.js";
 import { setupPack } from "./pack.js";
+import { setupFeedback, setupSimilar } from "./feedback.js";
 
 const root = document.getElementById("incident");
 const incidentId = root.dataset.incident;
@@ -24,6 +26,8 @@ document.addEventListener("click", (e) => {
 renderTimeline(document.getElementById("timeline"), { incidentId, investigationId, onLine: openLine });
 setupChat({ incidentId, investigationId });
 setupPack({ investigationId });
+setupFeedback({ investigationId });
+setupSimilar({ investigationId });
 
 const progress = document.getElementById("progress");
 const latest = document.getElementById("latest-status");
