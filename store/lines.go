@@ -167,6 +167,10 @@ func scanLine(row pgx.Row) (causeway.Line, error) {
 // LineFilter narrows ScanLines. Zero values select everything.
 type LineFilter struct {
 	From, To time.Time // inclusive bounds on time; lines without a time are always included
+	// InForce keeps status conditions that took effect before From: an
+	// object's condition is dated by its last transition, so one that
+	// turned False an hour before the window is still False during it.
+	InForce bool
 }
 
 // ScanLines calls fn for every line of the incident that passes f, in
@@ -176,9 +180,9 @@ func (db *DB) ScanLines(ctx context.Context, incidentID int64, f LineFilter, fn 
 		SELECT `+lineCols+`
 		FROM lines l JOIN sources s ON s.id = l.source_id
 		WHERE l.incident_id = $1
-		  AND ($2::timestamptz IS NULL OR l.ts IS NULL OR l.ts >= $2)
+		  AND ($2::timestamptz IS NULL OR l.ts IS NULL OR l.ts >= $2 OR ($4 AND l.kind = 'condition'))
 		  AND ($3::timestamptz IS NULL OR l.ts IS NULL OR l.ts <= $3)
-		ORDER BY s.name, l.seq`, incidentID, nullTime(f.From), nullTime(f.To))
+		ORDER BY s.name, l.seq`, incidentID, nullTime(f.From), nullTime(f.To), f.InForce)
 	if err != nil {
 		return fmt.Errorf("scan lines of incident %d: %w", incidentID, err)
 	}
@@ -256,7 +260,8 @@ func (db *DB) LineCount(ctx context.Context, incidentID int64) (int64, error) {
 
 // ScanWindow streams the incident's lines inside its window (all of them
 // when it has none), in (source name, seq) order. Lines without a time are
-// kept: their place in the source is their time.
+// kept: their place in the source is their time. So are conditions in
+// force when the window starts.
 func (db *DB) ScanWindow(ctx context.Context, inc *causeway.Incident, fn func(causeway.Line) error) error {
-	return db.ScanLines(ctx, inc.ID, LineFilter{From: inc.WindowStart, To: inc.WindowEnd}, fn)
+	return db.ScanLines(ctx, inc.ID, LineFilter{From: inc.WindowStart, To: inc.WindowEnd, InForce: true}, fn)
 }

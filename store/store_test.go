@@ -182,3 +182,26 @@ func TestInvestigationRoundTrip(t *testing.T) {
 		t.Errorf("context lines = %v, %v", nums, err)
 	}
 }
+
+func TestScanWindowKeepsConditionsInForce(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	inc := newIncident(t, db, "in-force")
+	src := &causeway.Source{IncidentID: inc.ID, Name: "objects/routes.json", Kind: causeway.KindObjects}
+	before := inc.WindowStart.Add(-12 * time.Hour)
+	lines := []causeway.Line{
+		{Seq: 0, Time: before, Kind: causeway.LineCondition, Text: "HTTPRoute a/r Accepted=True"},
+		{Seq: 1, Time: before, Kind: causeway.LineLog, Text: "an old log line"},
+		{Seq: 2, Time: inc.WindowEnd.Add(time.Hour), Kind: causeway.LineCondition, Text: "a condition set after the window"},
+	}
+	if err := db.WriteLines(ctx, src, lines); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := db.ScanWindow(ctx, inc, func(l causeway.Line) error { got = append(got, l.Text); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "HTTPRoute a/r Accepted=True" {
+		t.Errorf("window holds %q; want only the condition in force since before it", got)
+	}
+}
