@@ -289,7 +289,10 @@ func (s *checkSink) WriteLines(_ context.Context, src *causeway.Source, lines []
 				sc.badStamp++
 			}
 		}
-		if l.Time.IsZero() || !l.Time.Before(w.Start) && !l.Time.After(w.End) {
+		// A condition dated before the window is in force during it, and
+		// the packer keeps it (store.LineFilter.InForce).
+		inForce := l.Kind == causeway.LineCondition && !l.Time.After(w.End)
+		if l.Time.IsZero() || inForce || !l.Time.Before(w.Start) && !l.Time.After(w.End) {
 			sc.inWindow++
 		}
 		for _, k := range s.bySource[src.Name] {
