@@ -44,22 +44,7 @@ func nullString(s string) *string {
 // CreateIncident stores a new incident and sets its ID and CreatedAt. An
 // incident whose Key is taken is an ECONFLICT error.
 func (db *DB) CreateIncident(ctx context.Context, inc *causeway.Incident) error {
-	if !inc.WindowStart.IsZero() && !inc.WindowEnd.IsZero() && inc.WindowEnd.Before(inc.WindowStart) {
-		return causeway.Errorf(causeway.EINVALID, "incident window ends (%s) before it starts (%s)",
-			inc.WindowEnd.Format(time.RFC3339), inc.WindowStart.Format(time.RFC3339))
-	}
-	err := db.pool.QueryRow(ctx, `
-		INSERT INTO incidents (key, title, window_start, window_end, question)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`,
-		nullString(inc.Key), inc.Title, nullTime(inc.WindowStart), nullTime(inc.WindowEnd), inc.Question,
-	).Scan(&inc.ID, &inc.CreatedAt)
-	if isUniqueViolation(err) {
-		return causeway.Errorf(causeway.ECONFLICT, "incident %q already exists", inc.Key)
-	}
-	if err != nil {
-		return fmt.Errorf("create incident: %w", err)
-	}
-	return nil
+	return createIncident(ctx, db.pool, inc)
 }
 
 // Incident returns the incident with the given id.

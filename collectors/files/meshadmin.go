@@ -21,9 +21,6 @@ import (
 // /metrics. Bundles keep such files under mesh/.
 const KindMeshAdmin = causeway.KindMeshAdmin
 
-// ValidKind reports whether k is a source kind this package reads.
-func ValidKind(k causeway.SourceKind) bool { return k.Valid() }
-
 // LabelAt is the source label that says when an admin output was taken
 // (RFC 3339). The output itself carries no time, so every line of it
 // takes this one; the label is not copied to the lines' attributes.

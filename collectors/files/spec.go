@@ -146,7 +146,7 @@ func parseSpec(data []byte) (*Spec, error) {
 			return nil, fmt.Errorf("sources[%d]: path %q is listed twice", i, src.Path)
 		}
 		seen[clean] = true
-		if src.Kind != "" && !ValidKind(src.Kind) {
+		if src.Kind != "" && !src.Kind.Valid() {
 			return nil, fmt.Errorf("sources[%d] (%s): unknown kind %q (want one of %s)", i, src.Path, src.Kind, kindList)
 		}
 	}
